@@ -1,0 +1,150 @@
+// GatewayCore: the services every route family shares — database, auth, trees, content, counters,
+// the event log and the session repository with its per-session mutation lock. Built once by
+// server.ts and handed to each family's register function.
+import type { Db } from './db/database.js';
+import type { Auth, Principal } from './auth.js';
+import { TreeEditor, type TreeStore } from './store/tree-store.js';
+import type { ContentStore } from './store/content.js';
+import type { Counters } from './counters.js';
+import type { Clock } from '../shared/clock.js';
+import type { Logger } from '../shared/log.js';
+import { newId } from '../shared/digest.js';
+import { notFound } from './http/api-error.js';
+import { formatTimestamp } from './http/validate.js';
+
+export interface SessionRow {
+  id: string;
+  tenant_id: string;
+  root: string;
+  base_root: string;
+  status: string;
+  tags: string;
+  source_id: string | null;
+  revision_id: string | null;
+  base_fingerprint: string;
+  parent_session_id: string | null;
+  version: number;
+  created_by: string;
+  created_at: number;
+  last_activity_at: number;
+  first_write_at: number | null;
+  completed_at: number | null;
+  mutation_count: number;
+  checkpoint_count: number;
+  restore_count: number;
+}
+
+/** Append-only audit trail of session changes (GET /v1/sessions/{id}/events). */
+export class EventLog {
+  private readonly insert;
+  private listeners = new Set<(sessionId: string, eventType: string, details: Record<string, string>) => void>();
+  constructor(private db: Db, private clock: Clock) {
+    this.insert = db.prepare('INSERT INTO events (id, session_id, timestamp, event_type, details) VALUES (?, ?, ?, ?, ?)');
+  }
+  /** Record an event such as "v1.FileSystemService.Rename" with string details. */
+  record(sessionId: string, eventType: string, details: Record<string, string> = {}): void {
+    const now = this.clock.now();
+    this.insert.run(newId('evt', now), sessionId, now, eventType, JSON.stringify(details));
+    for (const l of this.listeners) l(sessionId, eventType, details);
+  }
+  /** In-process subscription (used to wake long polls); returns an unsubscribe function. */
+  subscribe(fn: (sessionId: string, eventType: string, details: Record<string, string>) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+}
+
+export interface ApplyOptions {
+  /** File mutations this change counts for in analytics (0 for metadata-only changes). */
+  mutations?: number;
+}
+
+/** Sessions: tenant-checked lookup and serialized, atomic tree mutation. */
+export class SessionRepo {
+  private chains = new Map<string, Promise<unknown>>();
+  private readonly byId;
+
+  constructor(private db: Db, private trees: TreeStore, private clock: Clock) {
+    this.byId = db.prepare('SELECT * FROM sessions WHERE id = ?');
+  }
+
+  /** The session if it exists and belongs to the caller's tenant; otherwise NOT_FOUND (never 403, no existence leak). */
+  get(principal: Principal, sessionId: string): SessionRow {
+    const row = this.byId.get(sessionId) as SessionRow | undefined;
+    if (!row || row.tenant_id !== principal.tenantId) throw notFound(`session ${sessionId} not found`);
+    return row;
+  }
+
+  /** Reload by id without a tenant check (after a lock was taken on an already-checked session). */
+  reload(sessionId: string): SessionRow {
+    const row = this.byId.get(sessionId) as SessionRow | undefined;
+    if (!row) throw notFound(`session ${sessionId} not found`);
+    return row;
+  }
+
+  /**
+   * Run `fn` with the session's mutation lock held: mutations of one session never interleave, so
+   * an async preparation phase (hashing, blob writes) sees the same tree the apply phase edits.
+   */
+  async withLock<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(sessionId) ?? Promise.resolve();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const chained = prev.then(() => gate);
+    this.chains.set(sessionId, chained);
+    await prev.catch(() => undefined);
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.chains.get(sessionId) === chained) this.chains.delete(sessionId);
+    }
+  }
+
+  /**
+   * Apply `edit` to the session's current tree atomically (one SQLite transaction): either every
+   * change lands and the root moves, or nothing does. Call inside withLock().
+   */
+  apply<T>(sessionId: string, edit: (ed: TreeEditor, session: SessionRow) => T, opts: ApplyOptions = {}): { result: T; root: string; session: SessionRow } {
+    return this.db.transaction(() => {
+      const s = this.reload(sessionId);
+      const ed = new TreeEditor(this.trees, s.root);
+      const result = edit(ed, s);
+      const root = ed.commit();
+      const now = this.clock.now();
+      const muts = opts.mutations ?? 1;
+      this.db
+        .prepare(
+          `UPDATE sessions SET root = ?, version = version + 1, last_activity_at = ?, mutation_count = mutation_count + ?,
+           first_write_at = COALESCE(first_write_at, CASE WHEN ? > 0 THEN ? END) WHERE id = ?`,
+        )
+        .run(root, now, muts, muts, now, sessionId);
+      return { result, root, session: this.reload(sessionId) };
+    })();
+  }
+
+  /** Bump last_activity_at (reads and control-plane calls count as activity). */
+  touch(sessionId: string): void {
+    this.db.prepare('UPDATE sessions SET last_activity_at = ? WHERE id = ?').run(this.clock.now(), sessionId);
+  }
+}
+
+export interface GatewayCore {
+  db: Db;
+  auth: Auth;
+  trees: TreeStore;
+  content: ContentStore;
+  counters: Counters;
+  clock: Clock;
+  logger: Logger;
+  events: EventLog;
+  sessions: SessionRepo;
+  /** The gateway's data directory (git mirrors live under it). */
+  dataDir: string;
+  /** 32-byte key for secrets at rest, loaded from `<data>/secret.key` (mode 0600). */
+  secretKey: Buffer;
+  /** Resolves when background work (jobs) is drained; families register their own closers. */
+  onClose(fn: () => Promise<void> | void): void;
+}
+
+export { formatTimestamp };

@@ -1,0 +1,173 @@
+// Request validation helpers shared by every route family: session paths, base64, int64 strings,
+// page tokens, enums. Each throws ApiError(INVALID_ARGUMENT) with a message naming the field.
+import { invalidArgument } from './api-error.js';
+
+/**
+ * Validate an absolute session path. Rejects empty, relative, `.`/`..` components, `//`,
+ * a trailing slash (except the root "/"), NUL bytes and over-long names.
+ */
+export function normalizePath(p: unknown, field = 'path', opts: { allowRoot?: boolean } = {}): string {
+  if (typeof p !== 'string' || p.length === 0) throw invalidArgument(`${field} is required`);
+  if (!p.startsWith('/')) throw invalidArgument(`${field} must be absolute (start with "/"): ${JSON.stringify(p)}`);
+  if (p.includes('\0')) throw invalidArgument(`${field} must not contain NUL bytes`);
+  if (p === '/') {
+    if (opts.allowRoot === false) throw invalidArgument(`${field} must not be the root directory`);
+    return p;
+  }
+  if (p.endsWith('/')) throw invalidArgument(`${field} must not end with "/": ${JSON.stringify(p)}`);
+  const parts = p.slice(1).split('/');
+  for (const part of parts) {
+    if (part === '') throw invalidArgument(`${field} must not contain "//": ${JSON.stringify(p)}`);
+    if (part === '.' || part === '..') throw invalidArgument(`${field} must not contain "." or ".." components: ${JSON.stringify(p)}`);
+    if (Buffer.byteLength(part) > 255) throw invalidArgument(`${field} has a component longer than 255 bytes`);
+  }
+  if (Buffer.byteLength(p) > 4096) throw invalidArgument(`${field} is longer than 4096 bytes`);
+  return p;
+}
+
+/** Split a validated path into components ("/" → []). */
+export function splitPath(p: string): string[] {
+  return p === '/' ? [] : p.slice(1).split('/');
+}
+
+export function joinPath(parent: string, name: string): string {
+  return parent === '/' ? `/${name}` : `${parent}/${name}`;
+}
+
+export function parentOf(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
+}
+
+export function baseName(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+/** True when `p` equals `prefix` or lies beneath it (path-boundary aware). */
+export function isUnder(p: string, prefix: string): boolean {
+  if (prefix === '/') return true;
+  return p === prefix || p.startsWith(prefix + '/');
+}
+
+const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]{3})?$/;
+const B64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
+/** Decode a proto3-JSON `bytes` field (standard or URL-safe base64). Missing → empty buffer. */
+export function parseBytes(v: unknown, field: string): Buffer {
+  if (v === undefined || v === null || v === '') return Buffer.alloc(0);
+  if (typeof v !== 'string') throw invalidArgument(`${field} must be a base64 string`);
+  const s = v.replace(/\s+/g, '');
+  if (!B64.test(s) && !(B64URL.test(s) && s.length % 4 !== 1)) throw invalidArgument(`${field} is not valid base64`);
+  return Buffer.from(s, s.includes('-') || s.includes('_') ? 'base64url' : 'base64');
+}
+
+/** Parse a proto3-JSON int64 (string or number). Missing → `dflt`. */
+export function parseInt64(v: unknown, field: string, dflt = 0, opts: { min?: number; max?: number } = {}): number {
+  if (v === undefined || v === null || v === '') return dflt;
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) n = Number(v.trim());
+  else throw invalidArgument(`${field} must be an integer`);
+  if (!Number.isSafeInteger(n)) throw invalidArgument(`${field} is out of range`);
+  const min = opts.min ?? Number.MIN_SAFE_INTEGER;
+  const max = opts.max ?? Number.MAX_SAFE_INTEGER;
+  if (n < min || n > max) throw invalidArgument(`${field} must be between ${min} and ${max}`);
+  return n;
+}
+
+export function parseBool(v: unknown, field: string, dflt = false): boolean {
+  if (v === undefined || v === null || v === '') return dflt;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw invalidArgument(`${field} must be true or false`);
+}
+
+export function requireString(v: unknown, field: string, opts: { allowEmpty?: boolean; maxLength?: number } = {}): string {
+  if (v === undefined || v === null) {
+    if (opts.allowEmpty) return '';
+    throw invalidArgument(`${field} is required`);
+  }
+  if (typeof v !== 'string') throw invalidArgument(`${field} must be a string`);
+  if (!opts.allowEmpty && v.length === 0) throw invalidArgument(`${field} is required`);
+  if (opts.maxLength !== undefined && v.length > opts.maxLength) throw invalidArgument(`${field} is longer than ${opts.maxLength} characters`);
+  return v;
+}
+
+export function optionalString(v: unknown, field: string): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw invalidArgument(`${field} must be a string`);
+  return v;
+}
+
+export function parseEnum<T extends string>(v: unknown, field: string, allowed: readonly T[], dflt?: T): T {
+  if ((v === undefined || v === null || v === '') && dflt !== undefined) return dflt;
+  if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+  throw invalidArgument(`${field} must be one of ${allowed.join(', ')}`);
+}
+
+export function parseStringMap(v: unknown, field: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgument(`${field} must be an object of strings`);
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof val !== 'string') throw invalidArgument(`${field}.${k} must be a string`);
+    out[k] = val;
+  }
+  return out;
+}
+
+export function parseObject(v: unknown, field: string): Record<string, unknown> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgument(`${field} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+export function parseArray(v: unknown, field: string): unknown[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw invalidArgument(`${field} must be an array`);
+  return v;
+}
+
+/** Opaque page tokens: base64url JSON. A token that does not decode is INVALID_ARGUMENT. */
+export function encodePageToken(state: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(state)).toString('base64url');
+}
+
+export function decodePageToken<T extends Record<string, unknown>>(v: unknown, check: (t: Record<string, unknown>) => boolean): T | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_=-]+$/.test(v)) throw invalidArgument('pageToken is invalid');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(v, 'base64url').toString('utf8'));
+  } catch {
+    throw invalidArgument('pageToken is invalid');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !check(parsed as Record<string, unknown>)) {
+    throw invalidArgument('pageToken is invalid');
+  }
+  return parsed as T;
+}
+
+export function parsePageSize(v: unknown, dflt: number, max: number): number {
+  const n = parseInt64(v, 'pageSize', dflt, { min: 0, max: 1_000_000 });
+  if (n === 0) return dflt;
+  return Math.min(n, max);
+}
+
+/** RFC 3339 timestamp → epoch ms. */
+export function parseTimestamp(v: unknown, field: string): number | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v)) {
+    throw invalidArgument(`${field} must be an RFC 3339 timestamp`);
+  }
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw invalidArgument(`${field} must be an RFC 3339 timestamp`);
+  return t;
+}
+
+/** Epoch ms → RFC 3339 UTC without fractional seconds when whole. */
+export function formatTimestamp(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso;
+}

@@ -1,0 +1,5 @@
+// Route family: annotations and approvals. (Stub: filled in by its owner.)
+import type { Router } from '../http/router.js';
+import type { GatewayCore } from '../core.js';
+
+export function registerReviewRoutes(_router: Router, _core: GatewayCore): void {}

@@ -1,0 +1,100 @@
+// File content as extents: storing new bytes (chunked into CAS blobs), reading ranges back, and
+// recording which tenant references which blob (the blob route serves only those).
+import type { Db } from '../db/database.js';
+import type { BlobStore } from './blob-store.js';
+import { chunk } from './chunker.js';
+import type { Extent } from './tree-store.js';
+import { createContentHasher } from '../../shared/digest.js';
+import type { Counters } from '../counters.js';
+
+export class ContentStore {
+  private readonly insertBlob;
+  private readonly insertRef;
+  private readonly hasRef;
+
+  constructor(private db: Db, readonly blobs: BlobStore, private counters: Counters, private now: () => number) {
+    this.insertBlob = db.prepare('INSERT OR IGNORE INTO blobs (hash, size, created_at) VALUES (?, ?, ?)');
+    this.insertRef = db.prepare('INSERT OR IGNORE INTO tenant_blobs (tenant_id, hash) VALUES (?, ?)');
+    this.hasRef = db.prepare('SELECT 1 FROM tenant_blobs WHERE tenant_id = ? AND hash = ?');
+  }
+
+  /** Store one blob (exactly these bytes, no chunking) for `tenantId`. */
+  async putBlob(tenantId: string, data: Buffer): Promise<string> {
+    const r = await this.blobs.put(data);
+    const run = this.db.transaction(() => {
+      if (this.insertBlob.run(r.hash, r.size, this.now()).changes > 0) {
+        this.counters.blobsStored++;
+        this.counters.bytesStored += r.size;
+      }
+      this.insertRef.run(tenantId, r.hash);
+    });
+    run();
+    return r.hash;
+  }
+
+  /** Chunk `data` and store every chunk; returns extents covering it in order. */
+  async putContent(tenantId: string, data: Buffer): Promise<Extent[]> {
+    const out: Extent[] = [];
+    for (const part of chunk(data)) {
+      out.push({ h: await this.putBlob(tenantId, part), o: 0, n: part.length });
+    }
+    return out;
+  }
+
+  /** Record that `tenantId` references `hash` (content it imported or borrowed legitimately). */
+  addRef(tenantId: string, hash: string): void {
+    this.insertRef.run(tenantId, hash);
+  }
+
+  tenantHas(tenantId: string, hash: string): boolean {
+    return this.hasRef.get(tenantId, hash) !== undefined;
+  }
+
+  /** Read `[offset, offset+length)` of a file given its extents (holes read as zeros). */
+  async readRange(extents: Extent[], offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.alloc(length);
+    let pos = 0;
+    for (const x of extents) {
+      const start = pos;
+      const end = pos + x.n;
+      pos = end;
+      if (end <= offset) continue;
+      if (start >= offset + length) break;
+      const from = Math.max(offset, start);
+      const to = Math.min(offset + length, end);
+      if (x.h === '') continue;
+      const bytes = await this.blobs.read(x.h, x.o + (from - start), to - from);
+      bytes.copy(out, from - offset);
+    }
+    return out;
+  }
+
+  /** Stream every byte of a file through `fn`, extent by extent (1 MiB-ish pieces). */
+  async forEachPiece(extents: Extent[], fn: (b: Buffer) => void | Promise<void>): Promise<void> {
+    for (const x of extents) {
+      if (x.h === '') {
+        let left = x.n;
+        while (left > 0) {
+          const n = Math.min(left, 1 << 20);
+          await fn(Buffer.alloc(n));
+          left -= n;
+        }
+      } else {
+        await fn(await this.blobs.read(x.h, x.o, x.n));
+      }
+    }
+  }
+
+  /** sha256 content hash of a file given its extents. */
+  async hashOf(extents: Extent[]): Promise<string> {
+    const h = createContentHasher();
+    await this.forEachPiece(extents, (b) => h.update(b));
+    return h.digest();
+  }
+
+  /** All bytes of a file (for small files and git export). */
+  async readAll(extents: Extent[]): Promise<Buffer> {
+    const total = extents.reduce((a, x) => a + x.n, 0);
+    return this.readRange(extents, 0, total);
+  }
+}
