@@ -71,7 +71,7 @@ export interface paths {
         };
         /**
          * Read the session manifest (tree listing)
-         * @description Nodes are sorted by `path` in byte order. `pathPrefix` matches on path boundaries: "/src" matches "/src" itself and "/src/...", never "/srcx". The root directory is implicit and never listed. Pages reflect the tree at the time each page is served; `manifestHash` tells whether it changed between pages.
+         * @description Nodes are sorted by `path` in byte order. `pathPrefix` matches on path boundaries: "/src" matches "/src" itself and "/src/...", never "/srcx". The root directory is implicit and never listed. A prefix that matches nothing yields an empty `nodes` list (200, not 404), so with `maxDepth=1` an empty page means the directory does not exist. Pages reflect the tree at the time each page is served; `manifestHash` tells whether it changed between pages.
          */
         get: operations["SessionService_GetManifest"];
         put?: never;

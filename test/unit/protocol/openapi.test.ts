@@ -276,6 +276,70 @@ describe('proto3 JSON conventions', () => {
   });
 });
 
+// A small validator for the subset of JSON Schema the contract uses, strict about unknown keys,
+// so every seed payload copied into openapi.yaml as an `example` must match its schema exactly.
+function conformance(value: unknown, schema: Json, where: string, out: string[]): void {
+  while (schema.$ref || (schema.allOf && schema.allOf.length === 1)) schema = schema.$ref ? deref(schema) : schema.allOf[0];
+  const bad = (m: string) => out.push(`${where}: ${m}`);
+  if (schema.enum) {
+    if (!schema.enum.includes(value)) bad(`${JSON.stringify(value)} is not one of the enum values`);
+    return;
+  }
+  switch (schema.type) {
+    case 'object': {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('expected an object');
+      const entries = Object.entries(value);
+      for (const r of schema.required ?? []) if (!(r in value)) bad(`missing required ${r}`);
+      if (schema.maxProperties !== undefined && entries.length > schema.maxProperties) bad('too many properties (oneof)');
+      for (const [k, v] of entries) {
+        if (schema.properties?.[k]) conformance(v, schema.properties[k], `${where}.${k}`, out);
+        else if (schema.additionalProperties) conformance(v, schema.additionalProperties === true ? {} : schema.additionalProperties, `${where}.${k}`, out);
+        else bad(`unknown property ${k}`);
+      }
+      return;
+    }
+    case 'array':
+      if (!Array.isArray(value)) return bad('expected an array');
+      value.forEach((v, i) => conformance(v, schema.items, `${where}[${i}]`, out));
+      return;
+    case 'string':
+      if (typeof value !== 'string') return bad(`expected a string (format ${schema.format ?? 'none'})`);
+      if ((schema.format === 'int64' || schema.format === 'uint64') && !/^-?\d+$/.test(value)) bad('not a decimal integer string');
+      if (schema.format === 'date-time' && Number.isNaN(Date.parse(value))) bad('not an RFC 3339 timestamp');
+      if (schema.format === 'byte' && !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) bad('not base64');
+      return;
+    case 'integer':
+      if (!Number.isInteger(value)) bad('expected an integer');
+      return;
+    case 'number':
+      if (typeof value !== 'number') bad('expected a number');
+      return;
+    case 'boolean':
+      if (typeof value !== 'boolean') bad('expected a boolean');
+      return;
+  }
+}
+
+describe('examples', () => {
+  it('every example in openapi.yaml conforms to its schema', () => {
+    const problems: string[] = [];
+    walk(spec, (node, where) => {
+      if (!('example' in node)) return;
+      if (node.schema) conformance(node.example, node.schema, where, problems); // parameter, header, media type
+      else if (node.type || node.properties || node.enum) conformance(node.example, node, where, problems); // schema
+    });
+    expect(problems).toEqual([]);
+  });
+
+  it('the validator rejects a payload that strays from the contract', () => {
+    const problems: string[] = [];
+    const session = { $ref: '#/components/schemas/v1Session' };
+    conformance({ id: 's', status: 'ACTIVE', createdAt: 'x', lastActivityAt: '2026-03-11T05:55:21Z', extra: 1 }, session, 'session', problems);
+    conformance({ offset: 0, length: '1' }, { $ref: '#/components/schemas/v1CasExtent' }, 'extent', problems);
+    expect(problems).toHaveLength(4);
+  });
+});
+
 describe('generated TypeScript', () => {
   let tmp: string;
   beforeAll(async () => {
