@@ -176,13 +176,18 @@ export interface CasStore {
   /** True if the blob is present. Cheap: does not verify the bytes, does not count a hit or miss. */
   has(hash: string): Promise<boolean>;
 
-  /** The whole blob, verified against its hash; undefined on a miss (absent or corrupt). Counts a hit or miss. */
+  /**
+   * The whole blob, hashed and checked against its key on every call (the bytes are all in memory
+   * anyway); undefined on a miss (absent or corrupt). Counts a hit or miss.
+   */
   get(hash: string): Promise<Buffer | undefined>;
 
   /**
    * Up to `length` bytes starting at `offset` of a verified blob (fewer at the end of the blob; an
    * empty buffer at or past the end); undefined on a miss. The whole blob is verified on the first
-   * access in this process and the result remembered, so later range reads cost one small read.
+   * read in this process (a put does not count: damage after the write is still caught) and the
+   * result remembered, so later range reads cost one small read. A change of file identity or size
+   * (another process replaced or truncated it) triggers re-verification.
    * Counts a hit or miss.
    */
   read(hash: string, offset: number, length: number): Promise<Buffer | undefined>;

@@ -162,6 +162,7 @@ export class MemoryCas implements CasStore {
         corrupt.push(h);
       }
     }
+    corrupt.sort();
     return { checked, corrupt };
   }
 
