@@ -551,3 +551,26 @@ export function int64ToWire(v: Int64Like): string {
   if (!Number.isInteger(v)) throw new RangeError(`not an integer: ${v}`);
   return String(v);
 }
+
+/**
+ * Walk manifest pages with `getPage`, yielding every node. Shared by GatewayClient
+ * implementations for `iterateManifest`. A server repeating a page token is a BAD_RESPONSE-style
+ * error (thrown by `onLoop`) rather than an endless loop.
+ */
+export async function* paginateManifest(
+  getPage: (opts: GetManifestOptions) => Promise<GetManifestResponse>,
+  opts: GetManifestOptions = {},
+  onLoop: (token: string) => Error = (t) => new Error(`manifest page token repeated: ${t}`),
+): AsyncGenerator<ManifestNode> {
+  const seen = new Set<string>();
+  let pageToken = opts.pageToken;
+  for (;;) {
+    const page = await getPage({ ...opts, pageToken });
+    for (const n of page.nodes ?? []) yield n;
+    const next = page.nextPageToken;
+    if (!next) return;
+    if (seen.has(next)) throw onLoop(next);
+    seen.add(next);
+    pageToken = next;
+  }
+}

@@ -38,6 +38,8 @@ export const GatewayErrorCode = {
   UNREACHABLE: 'AETHER_GATEWAY_UNREACHABLE',
   /** The gateway answered something that is not the documented shape. */
   BAD_RESPONSE: 'AETHER_GATEWAY_BAD_RESPONSE',
+  /** The call was made on a client after close(). */
+  CLIENT_CLOSED: 'AETHER_GATEWAY_CLIENT_CLOSED',
 } as const;
 export type GatewayErrorCode = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
 
@@ -145,6 +147,10 @@ export interface GatewayErrorOptions {
   cause?: unknown;
   /** "GET /v1/sessions/…": what was being called (never includes headers or the token). */
   operation?: string;
+  /** For transport failures: the system/undici error code (ECONNREFUSED, UND_ERR_SOCKET, …). */
+  transportCode?: string;
+  /** Server-requested delay before retrying (Retry-After), in milliseconds. */
+  retryAfterMs?: number;
 }
 
 /** A failed gateway call. Match on `code`, `rpcCode` or `kind`, never on the message. */
@@ -157,6 +163,10 @@ export class GatewayError extends AetherError {
   readonly details: unknown[];
   /** The call that failed, e.g. "POST /v1/sessions/sess_1/batch". */
   readonly operation?: string;
+  /** For transport failures: the system/undici error code (ECONNREFUSED, UND_ERR_SOCKET, …). */
+  readonly transportCode?: string;
+  /** Server-requested delay before retrying (from Retry-After), in milliseconds. */
+  readonly retryAfterMs?: number;
 
   constructor(message: string, opts: GatewayErrorOptions) {
     const rpcCode = opts.rpcCode;
@@ -169,6 +179,8 @@ export class GatewayError extends AetherError {
     this.httpStatus = opts.httpStatus ?? 0;
     this.details = opts.details ?? [];
     this.operation = opts.operation;
+    this.transportCode = opts.transportCode;
+    this.retryAfterMs = opts.retryAfterMs;
   }
 
   /** True for failures a caller may reasonably retry later (unavailable, timeout, unreachable). */
@@ -177,7 +189,7 @@ export class GatewayError extends AetherError {
   }
 
   /** Build from an HTTP error response: status + raw body (a google.rpc.Status, or anything). */
-  static fromResponse(httpStatus: number, body: Buffer | string, operation?: string): GatewayError {
+  static fromResponse(httpStatus: number, body: Buffer | string, operation?: string, retryAfterMs?: number): GatewayError {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     let parsed: unknown;
     try {
@@ -192,6 +204,7 @@ export class GatewayError extends AetherError {
         httpStatus,
         details: Array.isArray(parsed.details) ? parsed.details : [],
         operation,
+        retryAfterMs,
       });
     }
     // Non-JSON (proxy error page, plain text): keep a short, single-line excerpt.
@@ -200,6 +213,7 @@ export class GatewayError extends AetherError {
       rpcCode: rpcCodeForHttpStatus(httpStatus),
       httpStatus,
       operation,
+      retryAfterMs,
     });
   }
 
@@ -214,14 +228,32 @@ export class GatewayError extends AetherError {
   }
 
   /** A transport failure: no (complete) response from the gateway. */
-  static unreachable(message: string, cause?: unknown, operation?: string): GatewayError {
+  static unreachable(message: string, opts: { cause?: unknown; operation?: string; transportCode?: string } = {}): GatewayError {
     return new GatewayError(message, {
       rpcCode: RpcCode.UNAVAILABLE,
       code: GatewayErrorCode.UNREACHABLE,
       kind: 'network',
       hint: UNREACHABLE_HINT,
-      cause,
+      ...opts,
+    });
+  }
+
+  /** The caller aborted the call (AbortSignal). */
+  static cancelled(operation?: string, cause?: unknown): GatewayError {
+    return new GatewayError(`call cancelled${operation ? ` (${operation})` : ''}`, {
+      rpcCode: RpcCode.CANCELLED,
       operation,
+      cause,
+    });
+  }
+
+  /** The gateway's answer did not have the documented shape. */
+  static badResponse(message: string, operation?: string, cause?: unknown): GatewayError {
+    return new GatewayError(`${message}${operation ? ` (${operation})` : ''}`, {
+      rpcCode: RpcCode.INTERNAL,
+      code: GatewayErrorCode.BAD_RESPONSE,
+      operation,
+      cause,
     });
   }
 }

@@ -1,0 +1,1003 @@
+// HttpGatewayClient: the GatewayClient that speaks the AetherFS public HTTP API over undici.
+//
+// Owns: URL building, JSON/base64/int64 wire encoding, bearer auth, timeouts, retries, stream
+// handling (bus NDJSON, blob ranges) and the request counters behind `stats()`.
+// Invariants:
+//   - One client = one base URL = one connection pool for ordinary calls (bounded `connections`,
+//     keep-alive, pipelining 1) plus one lazily created unbounded pool for long-lived calls
+//     (blocking locks, blocking flock, bus streams, event long-polls). Why two: a long-lived call
+//     holds its connection for as long as it waits; if it shared the bounded pool, enough waiters
+//     would starve the very unlock/publish requests they are waiting for (a deadlock).
+//   - Ordinary calls get `timeoutMs` for headers and between body chunks; long-lived calls get no
+//     timeout and stop only on their AbortSignal (or close()).
+//   - Retries follow retry.ts: reads retry on transport failures and 503; mutations only when
+//     the request provably never left (ECONNREFUSED). Approval grant/deny are never repeated.
+//   - The token is sent only in the Authorization header and never appears in errors or logs.
+//   - Every failure surfaces as a GatewayError.
+// Callers: cli/ (composition root: mount, control-plane commands), integration tests.
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { RpcCode } from '../protocol/rpc-status.js';
+import type {
+  AddAnnotationRequest,
+  AddAnnotationResponse,
+  Approval,
+  CasMetrics,
+  Checkpoint,
+  CommitRequest,
+  CommitResponse,
+  CreateCheckpointRequest,
+  CreateDirectoryRequest,
+  CreateSessionRequest,
+  CreateSourceRequest,
+  CreateSymlinkRequest,
+  DeleteSecretResponse,
+  ForceUnlockRequest,
+  ForceUnlockResponse,
+  ForkSessionRequest,
+  GetCacheEntryResponse,
+  GetCasExtentsResponse,
+  GetHealthResponse,
+  GetManifestResponse,
+  GetPosixLockResponse,
+  GetSecretResponse,
+  GetXattrResponse,
+  HealthzResponse,
+  ImportJob,
+  LinkRequest,
+  ListAnnotationsResponse,
+  ListApprovalsResponse,
+  ListCheckpointsResponse,
+  ListEventsResponse,
+  ListLocksResponse,
+  ListSecretsResponse,
+  ListSessionsResponse,
+  ListSourcesResponse,
+  ListSymlinksResponse,
+  ListXattrsResponse,
+  LockRequest,
+  LockResponse,
+  ManifestNode,
+  PatchSegmentsResponse,
+  PromoteSessionRequest,
+  ReadSymlinkResponse,
+  RefreshSourceRequest,
+  RenameRequest,
+  RenewLockRequest,
+  RenewLockResponse,
+  ReportTestResultsResponse,
+  RequestApprovalRequest,
+  RequestApprovalResponse,
+  RestoreResponse,
+  Session,
+  SessionAnalytics,
+  SetSecretRequest,
+  SetSecretResponse,
+  Source,
+  StartImportRequest,
+  TenantUsage,
+  UnlinkRequest,
+  UnlockRequest,
+  UpdateAnnotationRequest,
+  UpdateAnnotationResponse,
+} from '../protocol/types.js';
+import { createContentHasher, HASH_PREFIX } from '../shared/digest.js';
+import { UserError } from '../shared/errors.js';
+import { nullLogger, type Logger } from '../shared/log.js';
+import {
+  int64ToWire,
+  paginateManifest,
+  type BatchInput,
+  type BatchOperationInput,
+  type BusMessage,
+  type BusPublishInput,
+  type BusSubscribeOptions,
+  type CacheEntry,
+  type CacheSetOptions,
+  type CallOptions,
+  type DeleteFileInput,
+  type DenyApprovalInput,
+  type FlockInput,
+  type FunlockInput,
+  type GatewayClient,
+  type GetBlobOptions,
+  type GetManifestOptions,
+  type GetUsageOptions,
+  type ListAnnotationsOptions,
+  type ListEventsOptions,
+  type ListLocksInput,
+  type ListSessionsOptions,
+  type ListSourcesOptions,
+  type ListSymlinksOptions,
+  type PatchSegmentsInput,
+  type PathInput,
+  type PosixLockInput,
+  type PosixLockRangeInput,
+  type ReleasePosixLocksInput,
+  type ReleasePosixLocksResponse,
+  type ReportHealthInput,
+  type RestoreTarget,
+  type SecretScopeOptions,
+  type SegmentInput,
+  type SegmentMutationInput,
+  type SetPosixLockBlockingInput,
+  type SetXattrInput,
+  type XattrInput,
+} from './gateway-client.js';
+import { GatewayError, GatewayErrorCode } from './gateway-error.js';
+import { parseBusStream } from './ndjson.js';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
+
+/** Client version reported in the default User-Agent. */
+export const CLIENT_VERSION = '0.1.0';
+
+/** Construction options for HttpGatewayClient. */
+export interface HttpGatewayClientConfig {
+  /** Gateway base URL, e.g. "http://127.0.0.1:8080" (a path prefix is kept). */
+  baseUrl: string;
+  /** Bearer token; omitted only for unauthenticated probes (health()). */
+  token?: string;
+  /** Per-call timeout for response headers and between body chunks (default 30 s). Long-lived calls have none. */
+  timeoutMs?: number;
+  /** Extra attempts for retryable failures (default 3; 0 disables retries). */
+  retries?: number;
+  /** Backoff tuning (tests shorten it). */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  /** Max concurrent connections for ordinary calls (default 16). */
+  connections?: number;
+  /** Idle keep-alive time for pooled connections (default 30 s). */
+  keepAliveTimeoutMs?: number;
+  userAgent?: string;
+  logger?: Logger;
+}
+
+/** Counters since the client was created. */
+export interface GatewayClientStats {
+  /** HTTP requests sent (every attempt, including retries). */
+  requests: number;
+  /** Request body bytes sent. */
+  bytesSent: number;
+  /** Response body bytes received (all routes, including blobs and streams). */
+  bytesReceived: number;
+  /** Blob bytes returned by getBlob. */
+  blobBytesFetched: number;
+  /** Calls that failed (after retries). */
+  errors: number;
+  /** Attempts that were retried. */
+  retries: number;
+}
+
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type QueryValue = string | number | boolean | string[] | undefined;
+
+interface RequestSpec {
+  method: Method;
+  /** Route path, already percent-encoded, starting with "/v1". */
+  path: string;
+  query?: Record<string, QueryValue>;
+  body?: unknown;
+  /** Safe to repeat after it may have reached the server (default: method is GET). */
+  idempotent?: boolean;
+  /** No timeouts; runs on the long-lived pool. */
+  longLived?: boolean;
+  signal?: AbortSignal;
+  headers?: Record<string, string>;
+  /** Send the bearer token (default true). */
+  auth?: boolean;
+  /** Extra statuses that are not errors (e.g. 416 for blob reads). */
+  okStatuses?: number[];
+}
+
+interface BufferedResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+const enc = encodeURIComponent;
+const sess = (id: string) => `/v1/sessions/${enc(id)}`;
+
+function toBytes(v: Buffer | Uint8Array | string | undefined): Buffer {
+  if (v === undefined) return Buffer.alloc(0);
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+const b64 = (v: Buffer | Uint8Array | string | undefined) => toBytes(v).toString('base64');
+const optInt64 = (v: Parameters<typeof int64ToWire>[0] | undefined) => (v === undefined ? undefined : int64ToWire(v));
+
+function encodeSegment(s: SegmentInput): unknown {
+  if ('data' in s) return { data: { offset: int64ToWire(s.data.offset), content: b64(s.data.content) } };
+  if ('hole' in s) return { hole: { offset: int64ToWire(s.hole.offset), length: int64ToWire(s.hole.length) } };
+  return {
+    borrowed: {
+      offset: int64ToWire(s.borrowed.offset),
+      length: int64ToWire(s.borrowed.length),
+      hash: s.borrowed.hash,
+      casOffset: optInt64(s.borrowed.casOffset),
+    },
+  };
+}
+
+function encodeMutation(m: SegmentMutationInput): unknown {
+  return {
+    path: m.path,
+    segments: (m.segments ?? []).map(encodeSegment),
+    logicalSize: optInt64(m.logicalSize),
+    expectedHash: m.expectedHash,
+    mode: m.mode,
+  };
+}
+
+function encodeBatchOp(op: BatchOperationInput): unknown {
+  if (op.write) return { write: { path: op.write.path, content: b64(op.write.content), expectedHash: op.write.expectedHash, mode: op.write.mode } };
+  if (op.delete) return { delete: { path: op.delete.path, expectedHash: op.delete.expectedHash } };
+  if (op.segmentWrite) return { segmentWrite: encodeMutation(op.segmentWrite) };
+  throw new UserError('AETHER_GATEWAY_BAD_REQUEST', 'batch operation must have one of write, delete, segmentWrite');
+}
+
+function encodeRange(r: PosixLockRangeInput | undefined): unknown {
+  if (!r) return undefined;
+  return { start: optInt64(r.start), length: optInt64(r.length) };
+}
+
+function encodePosixLock(req: PosixLockInput): Record<string, unknown> {
+  return { path: req.path, kind: req.kind, range: encodeRange(req.range), owner: req.owner, isFlock: req.isFlock };
+}
+
+/** Human description of a transport error code. */
+function describeTransport(code: string | undefined, timeoutMs: number): string {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'connection reset';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found';
+    case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'connection timed out';
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return `no response within ${timeoutMs} ms`;
+    case 'UND_ERR_BODY_TIMEOUT':
+      return `response stalled for ${timeoutMs} ms`;
+    case 'EPIPE':
+      return 'connection closed while sending';
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+      return 'response ended early';
+    default:
+      return code ? `network error ${code}` : 'network error';
+  }
+}
+
+function errorCode(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const o = e as { code?: unknown; errors?: unknown[]; cause?: unknown };
+  if (typeof o.code === 'string') return o.code;
+  // Node may report a failed multi-address connect as an AggregateError.
+  if (Array.isArray(o.errors) && o.errors.length) return errorCode(o.errors[0]);
+  if (o.cause) return errorCode(o.cause);
+  return undefined;
+}
+
+const TRANSPORT_CODE = /^(E[A-Z]+|UND_ERR_(SOCKET|CONNECT_TIMEOUT|HEADERS_TIMEOUT|BODY_TIMEOUT|RES_CONTENT_LENGTH_MISMATCH|CLOSED|DESTROYED|INFO))$/;
+
+function parseContentRange(v: string | string[] | undefined): { start: number; end: number; total: number | undefined } | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  const m = s ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(s.trim()) : null;
+  if (!m) return undefined;
+  return { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? undefined : Number(m[3]) };
+}
+
+/** GatewayClient over HTTP/1.1 with undici. Create one per gateway; call close() when done. */
+export class HttpGatewayClient implements GatewayClient {
+  private readonly origin: string;
+  private readonly prefix: string;
+  private readonly token?: string;
+  private readonly timeoutMs: number;
+  private readonly policy: RetryPolicy;
+  private readonly userAgent: string;
+  private readonly logger: Logger;
+  private readonly pool: Pool;
+  private readonly keepAliveTimeoutMs: number;
+  private longPool?: Pool;
+  /** Aborted by close(), to end long-lived calls that would otherwise keep the pool open. */
+  private readonly closing = new AbortController();
+  private closed = false;
+  private readonly counters: GatewayClientStats = { requests: 0, bytesSent: 0, bytesReceived: 0, blobBytesFetched: 0, errors: 0, retries: 0 };
+
+  constructor(config: HttpGatewayClientConfig) {
+    let url: URL;
+    try {
+      url = new URL(config.baseUrl);
+    } catch {
+      throw new UserError('AETHER_GATEWAY_BAD_URL', `invalid gateway URL: ${JSON.stringify(config.baseUrl)}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new UserError('AETHER_GATEWAY_BAD_URL', `gateway URL must be http(s): ${url.origin}`);
+    }
+    this.origin = url.origin;
+    this.prefix = url.pathname.replace(/\/+$/, '');
+    this.token = config.token;
+    this.timeoutMs = config.timeoutMs ?? 30_000;
+    this.policy = {
+      retries: config.retries ?? DEFAULT_RETRY_POLICY.retries,
+      baseDelayMs: config.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
+      maxDelayMs: config.retryMaxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
+    };
+    this.userAgent = config.userAgent ?? `aether/${CLIENT_VERSION} node/${process.versions.node}`;
+    this.logger = config.logger ?? nullLogger;
+    this.keepAliveTimeoutMs = config.keepAliveTimeoutMs ?? 30_000;
+    this.pool = new Pool(this.origin, {
+      connections: config.connections ?? 16,
+      keepAliveTimeout: this.keepAliveTimeoutMs,
+      pipelining: 1,
+    });
+  }
+
+  /** The gateway origin this client talks to (no credentials, no path). */
+  get url(): string {
+    return this.origin + this.prefix;
+  }
+
+  /** A snapshot of the request counters. */
+  stats(): GatewayClientStats {
+    return { ...this.counters };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing.abort();
+    await Promise.all([this.pool.close(), this.longPool?.close()]);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // transport
+  // -------------------------------------------------------------------------------------------
+
+  private getLongPool(): Pool {
+    this.longPool ??= new Pool(this.origin, { connections: null, keepAliveTimeout: this.keepAliveTimeoutMs, pipelining: 1 });
+    return this.longPool;
+  }
+
+  private buildPath(spec: RequestSpec): string {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(spec.query ?? {})) {
+      if (v === undefined) continue;
+      if (Array.isArray(v)) for (const item of v) qs.append(k, item);
+      else qs.append(k, String(v));
+    }
+    const q = qs.toString();
+    return this.prefix + spec.path + (q ? `?${q}` : '');
+  }
+
+  private toGatewayError(e: unknown, op: string, signal?: AbortSignal): GatewayError {
+    if (e instanceof GatewayError) return e;
+    if (signal?.aborted) return GatewayError.cancelled(op, signal.reason);
+    if (this.closed) {
+      return new GatewayError(`gateway client is closed (${op})`, { rpcCode: RpcCode.CANCELLED, code: GatewayErrorCode.CLIENT_CLOSED, operation: op, cause: e });
+    }
+    const code = errorCode(e);
+    if (code && TRANSPORT_CODE.test(code)) {
+      return GatewayError.unreachable(`cannot reach the gateway at ${this.origin}: ${describeTransport(code, this.timeoutMs)} (${op})`, {
+        cause: e,
+        operation: op,
+        transportCode: code,
+      });
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    return new GatewayError(`gateway request failed: ${msg} (${op})`, { rpcCode: RpcCode.INTERNAL, operation: op, cause: e });
+  }
+
+  /** One HTTP exchange: returns the response with an unread body, or throws for error statuses. */
+  private async exchange(spec: RequestSpec, op: string, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, accept: 'application/json', ...spec.headers };
+    if (spec.auth !== false && this.token) headers.authorization = `Bearer ${this.token}`;
+    let body: Buffer | undefined;
+    if (spec.body !== undefined) {
+      body = Buffer.from(JSON.stringify(spec.body), 'utf8');
+      headers['content-type'] = 'application/json';
+    }
+    const pool = spec.longLived ? this.getLongPool() : this.pool;
+    const started = Date.now();
+    this.counters.requests++;
+    this.counters.bytesSent += body?.length ?? 0;
+    const res = await pool.request({
+      origin: this.origin,
+      path: this.buildPath(spec),
+      method: spec.method,
+      headers,
+      body,
+      signal,
+      headersTimeout: spec.longLived ? 0 : this.timeoutMs,
+      bodyTimeout: spec.longLived ? 0 : this.timeoutMs,
+      // Long waits must not hold up pipelined requests queued behind them on the same socket.
+      blocking: true,
+    });
+    this.logger.debug('gateway request', { method: spec.method, path: spec.path, status: res.statusCode, ms: Date.now() - started });
+    if (res.statusCode >= 400 && !spec.okStatuses?.includes(res.statusCode)) {
+      const errBody = await this.readBody(res);
+      throw GatewayError.fromResponse(res.statusCode, errBody, op, res.statusCode === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined);
+    }
+    return res;
+  }
+
+  private async readBody(res: Dispatcher.ResponseData): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const c of res.body) {
+      const b = c as Buffer;
+      this.counters.bytesReceived += b.length;
+      chunks.push(b);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** Combine the caller's signal with close(). */
+  private signalFor(spec: RequestSpec): AbortSignal | undefined {
+    if (!spec.longLived) return spec.signal;
+    return spec.signal ? AbortSignal.any([spec.signal, this.closing.signal]) : this.closing.signal;
+  }
+
+  private guardOpen(op: string): void {
+    if (this.closed) {
+      throw new GatewayError(`gateway client is closed (${op})`, { rpcCode: RpcCode.CANCELLED, code: GatewayErrorCode.CLIENT_CLOSED, operation: op });
+    }
+  }
+
+  /** Run a request with retries and read its whole body. */
+  private async send(spec: RequestSpec): Promise<BufferedResponse> {
+    const op = `${spec.method} ${spec.path}`;
+    const signal = this.signalFor(spec);
+    try {
+      this.guardOpen(op);
+      return await withRetry(
+        async () => {
+          try {
+            const res = await this.exchange(spec, op, signal);
+            const body = await this.readBody(res);
+            return { status: res.statusCode, headers: res.headers, body };
+          } catch (e) {
+            throw this.toGatewayError(e, op, signal);
+          }
+        },
+        {
+          policy: this.policy,
+          idempotent: spec.idempotent ?? spec.method === 'GET',
+          signal,
+          onRetry: (err, attempt, delayMs) => {
+            this.counters.retries++;
+            this.logger.debug('gateway retry', { op, attempt, delayMs, code: err.code, rpcCode: err.rpcCode });
+          },
+        },
+      );
+    } catch (e) {
+      this.counters.errors++;
+      throw this.toGatewayError(e, op, signal);
+    }
+  }
+
+  /** Run a request and parse a JSON response body (empty body = `{}`). */
+  private async json<T>(spec: RequestSpec): Promise<T> {
+    const res = await this.send(spec);
+    if (!res.body.length) return {} as T;
+    try {
+      return JSON.parse(res.body.toString('utf8')) as T;
+    } catch (e) {
+      this.counters.errors++;
+      throw GatewayError.badResponse(`gateway answered HTTP ${res.status} with a body that is not JSON`, `${spec.method} ${spec.path}`, e);
+    }
+  }
+
+  private async none(spec: RequestSpec): Promise<void> {
+    await this.send(spec);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // sessions, manifest, checkpoints
+  // -------------------------------------------------------------------------------------------
+
+  createSession(req: CreateSessionRequest = {}, opts: CallOptions = {}): Promise<Session> {
+    return this.json({ method: 'POST', path: '/v1/sessions', body: req, signal: opts.signal });
+  }
+
+  getSession(sessionId: string, opts: CallOptions = {}): Promise<Session> {
+    return this.json({ method: 'GET', path: sess(sessionId), signal: opts.signal });
+  }
+
+  listSessions(opts: ListSessionsOptions = {}): Promise<ListSessionsResponse> {
+    return this.json({ method: 'GET', path: '/v1/sessions', query: { pageSize: opts.pageSize, pageToken: opts.pageToken, tag: opts.tag }, signal: opts.signal });
+  }
+
+  forkSession(sessionId: string, req: ForkSessionRequest = {}, opts: CallOptions = {}): Promise<Session> {
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/fork`, body: req, signal: opts.signal });
+  }
+
+  getManifest(sessionId: string, opts: GetManifestOptions = {}): Promise<GetManifestResponse> {
+    return this.json({
+      method: 'GET',
+      path: `${sess(sessionId)}/manifest`,
+      query: {
+        pathPrefix: opts.pathPrefix,
+        pageSize: opts.pageSize,
+        pageToken: opts.pageToken || undefined,
+        includeCasExtents: opts.includeCasExtents,
+        maxDepth: opts.maxDepth,
+      },
+      signal: opts.signal,
+    });
+  }
+
+  iterateManifest(sessionId: string, opts: GetManifestOptions = {}): AsyncIterableIterator<ManifestNode> {
+    return paginateManifest((o) => this.getManifest(sessionId, o), opts, (t) =>
+      GatewayError.badResponse(`manifest page token repeated (${t})`, `GET ${sess(sessionId)}/manifest`),
+    );
+  }
+
+  createCheckpoint(sessionId: string, req: CreateCheckpointRequest = {}, opts: CallOptions = {}): Promise<Checkpoint> {
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/checkpoints`, body: req, signal: opts.signal });
+  }
+
+  listCheckpoints(sessionId: string, opts: CallOptions = {}): Promise<ListCheckpointsResponse> {
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/checkpoints`, signal: opts.signal });
+  }
+
+  restore(sessionId: string, target: RestoreTarget, opts: CallOptions = {}): Promise<RestoreResponse> {
+    const body = target.checkpointId !== undefined ? { checkpointId: target.checkpointId } : { label: target.label };
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/restore`, body, signal: opts.signal });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // annotations, approvals, commit
+  // -------------------------------------------------------------------------------------------
+
+  addAnnotation(sessionId: string, req: AddAnnotationRequest, opts: CallOptions = {}): Promise<AddAnnotationResponse> {
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/annotations`, body: req, signal: opts.signal });
+  }
+
+  listAnnotations(sessionId: string, opts: ListAnnotationsOptions = {}): Promise<ListAnnotationsResponse> {
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/annotations`, query: { filePath: opts.filePath }, signal: opts.signal });
+  }
+
+  updateAnnotation(sessionId: string, annotationId: string, req: UpdateAnnotationRequest, opts: CallOptions = {}): Promise<UpdateAnnotationResponse> {
+    return this.json({ method: 'PATCH', path: `${sess(sessionId)}/annotations/${enc(annotationId)}`, body: req, signal: opts.signal });
+  }
+
+  requestApproval(sessionId: string, req: RequestApprovalRequest = {}, opts: CallOptions = {}): Promise<RequestApprovalResponse> {
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/request-approval`, body: req, signal: opts.signal });
+  }
+
+  grantApproval(sessionId: string, approvalId: string, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/approvals/${enc(approvalId)}/grant`, body: {}, signal: opts.signal });
+  }
+
+  denyApproval(sessionId: string, approvalId: string, req: DenyApprovalInput = {}, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/approvals/${enc(approvalId)}/deny`, body: req, signal: opts.signal });
+  }
+
+  listApprovals(sessionId: string, opts: CallOptions = {}): Promise<ListApprovalsResponse> {
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/approvals`, signal: opts.signal });
+  }
+
+  getApproval(sessionId: string, approvalId: string, opts: CallOptions = {}): Promise<Approval> {
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/approvals/${enc(approvalId)}`, signal: opts.signal });
+  }
+
+  commit(sessionId: string, req: CommitRequest, opts: CallOptions = {}): Promise<CommitResponse> {
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/commit`, body: req, signal: opts.signal });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // cache, bus
+  // -------------------------------------------------------------------------------------------
+
+  cacheSet(sessionId: string, key: string, value: Buffer | Uint8Array | string, opts: CacheSetOptions = {}): Promise<void> {
+    return this.none({
+      method: 'PUT',
+      path: `${sess(sessionId)}/cache/${enc(key)}`,
+      body: { value: b64(value), ttlSeconds: optInt64(opts.ttlSeconds) },
+      signal: opts.signal,
+    });
+  }
+
+  async cacheGet(sessionId: string, key: string, opts: CallOptions = {}): Promise<CacheEntry> {
+    const r = await this.json<GetCacheEntryResponse>({ method: 'GET', path: `${sess(sessionId)}/cache/${enc(key)}`, signal: opts.signal });
+    return { found: r.found === true, value: Buffer.from(r.value ?? '', 'base64') };
+  }
+
+  cacheDelete(sessionId: string, key: string, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'DELETE', path: `${sess(sessionId)}/cache/${enc(key)}`, signal: opts.signal });
+  }
+
+  busPublish(sessionId: string, req: BusPublishInput, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/bus:publish`, body: { topic: req.topic, payload: b64(req.payload) }, signal: opts.signal });
+  }
+
+  busSubscribe(sessionId: string, opts: BusSubscribeOptions = {}): AsyncIterable<BusMessage> {
+    const spec: RequestSpec = {
+      method: 'GET',
+      path: `${sess(sessionId)}/bus`,
+      query: {
+        topics: opts.topics,
+        scope: opts.scope,
+        replayLimit: opts.replayLimit,
+        replayAfterMessageId: opts.replayAfterMessageId,
+      },
+      headers: { accept: 'application/x-ndjson' },
+      longLived: true,
+      signal: opts.signal,
+    };
+    return { [Symbol.asyncIterator]: () => this.streamBus(spec) };
+  }
+
+  private async *streamBus(spec: RequestSpec): AsyncGenerator<BusMessage> {
+    const op = `${spec.method} ${spec.path}`;
+    const signal = this.signalFor(spec);
+    let res: Dispatcher.ResponseData;
+    try {
+      this.guardOpen(op);
+      // Opening the stream is a read: retry transport failures and 503 before any byte arrived.
+      res = await withRetry(
+        async () => {
+          try {
+            return await this.exchange(spec, op, signal);
+          } catch (e) {
+            throw this.toGatewayError(e, op, signal);
+          }
+        },
+        { policy: this.policy, idempotent: true, signal, onRetry: () => void this.counters.retries++ },
+      );
+    } catch (e) {
+      const err = this.toGatewayError(e, op, signal);
+      if (signal?.aborted) return; // the caller stopped before the stream opened
+      this.counters.errors++;
+      throw err;
+    }
+    const counters = this.counters;
+    async function* counted(): AsyncGenerator<Buffer> {
+      for await (const c of res.body) {
+        counters.bytesReceived += (c as Buffer).length;
+        yield c as Buffer;
+      }
+    }
+    try {
+      yield* parseBusStream(counted(), { operation: op });
+    } catch (e) {
+      if (signal?.aborted) return; // an abort ends the iteration quietly
+      this.counters.errors++;
+      throw this.toGatewayError(e, op, signal);
+    } finally {
+      // Breaking out of the loop (or an error) must release the connection.
+      if (!res.body.destroyed) res.body.destroy();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // filesystem
+  // -------------------------------------------------------------------------------------------
+
+  createDir(sessionId: string, req: CreateDirectoryRequest, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/dirs`, body: req, signal: opts.signal });
+  }
+
+  removeDir(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'DELETE', path: `${sess(sessionId)}/dirs`, query: { path: req.path }, signal: opts.signal });
+  }
+
+  deleteFile(sessionId: string, req: DeleteFileInput, opts: CallOptions = {}): Promise<void> {
+    return this.none({
+      method: 'DELETE',
+      path: `${sess(sessionId)}/files`,
+      query: { path: req.path, expectedHash: req.expectedHash || undefined },
+      signal: opts.signal,
+    });
+  }
+
+  rename(sessionId: string, req: RenameRequest, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:rename`, body: req, signal: opts.signal });
+  }
+
+  batch(sessionId: string, req: BatchInput, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/batch`, body: { operations: req.operations.map(encodeBatchOp) }, signal: opts.signal });
+  }
+
+  patchSegments(sessionId: string, req: PatchSegmentsInput, opts: CallOptions = {}): Promise<PatchSegmentsResponse> {
+    return this.json({
+      method: 'POST',
+      path: `${sess(sessionId)}/patchSegments`,
+      body: { mutations: req.mutations.map(encodeMutation), conflictPolicy: req.conflictPolicy },
+      signal: opts.signal,
+    });
+  }
+
+  createSymlink(sessionId: string, req: CreateSymlinkRequest, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/symlinks`, body: req, signal: opts.signal });
+  }
+
+  listSymlinks(sessionId: string, opts: ListSymlinksOptions = {}): Promise<ListSymlinksResponse> {
+    return this.json({
+      method: 'GET',
+      path: `${sess(sessionId)}/symlinks`,
+      query: { pathPrefix: opts.pathPrefix, pageSize: opts.pageSize, pageToken: opts.pageToken || undefined },
+      signal: opts.signal,
+    });
+  }
+
+  readSymlink(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<ReadSymlinkResponse> {
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/readSymlink`, query: { path: req.path }, signal: opts.signal });
+  }
+
+  link(sessionId: string, req: LinkRequest, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:link`, body: req, signal: opts.signal });
+  }
+
+  unlink(sessionId: string, req: UnlinkRequest, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:unlink`, body: req, signal: opts.signal });
+  }
+
+  getCasExtents(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<GetCasExtentsResponse> {
+    return this.json({ method: 'POST', path: `${sess(sessionId)}:getCasExtents`, body: { path: req.path }, idempotent: true, signal: opts.signal });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // xattrs
+  // -------------------------------------------------------------------------------------------
+
+  setXattr(sessionId: string, req: SetXattrInput, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:setXattr`, body: { path: req.path, name: req.name, value: b64(req.value) }, signal: opts.signal });
+  }
+
+  async getXattr(sessionId: string, req: XattrInput, opts: CallOptions = {}): Promise<Buffer> {
+    const r = await this.json<GetXattrResponse>({
+      method: 'POST',
+      path: `${sess(sessionId)}:getXattr`,
+      body: { path: req.path, name: req.name },
+      idempotent: true,
+      signal: opts.signal,
+    });
+    return Buffer.from(r.value ?? '', 'base64');
+  }
+
+  async listXattrs(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<string[]> {
+    const r = await this.json<ListXattrsResponse>({ method: 'POST', path: `${sess(sessionId)}:listXattrs`, body: { path: req.path }, idempotent: true, signal: opts.signal });
+    return r.names ?? [];
+  }
+
+  removeXattr(sessionId: string, req: XattrInput, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:removeXattr`, body: { path: req.path, name: req.name }, signal: opts.signal });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // POSIX locks
+  // -------------------------------------------------------------------------------------------
+
+  getPosixLock(sessionId: string, req: PosixLockInput, opts: CallOptions = {}): Promise<GetPosixLockResponse> {
+    return this.json({ method: 'POST', path: `${sess(sessionId)}:getPosixLock`, body: encodePosixLock(req), idempotent: true, signal: opts.signal });
+  }
+
+  setPosixLock(sessionId: string, req: PosixLockInput, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:setPosixLock`, body: encodePosixLock(req), signal: opts.signal });
+  }
+
+  setPosixLockBlocking(sessionId: string, req: SetPosixLockBlockingInput, opts: CallOptions = {}): Promise<void> {
+    return this.none({
+      method: 'POST',
+      path: `${sess(sessionId)}:setPosixLockBlocking`,
+      body: { ...encodePosixLock(req), timeoutMs: req.timeoutMs },
+      longLived: true,
+      signal: opts.signal,
+    });
+  }
+
+  flock(sessionId: string, req: FlockInput, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:flock`, body: req, longLived: req.blocking === true, signal: opts.signal });
+  }
+
+  funlock(sessionId: string, req: FunlockInput, opts: CallOptions = {}): Promise<void> {
+    return this.none({
+      method: 'POST',
+      path: `${sess(sessionId)}:funlock`,
+      body: { path: req.path, owner: req.owner, range: encodeRange(req.range), isFlock: req.isFlock },
+      signal: opts.signal,
+    });
+  }
+
+  releasePosixLocks(sessionId: string, req: ReleasePosixLocksInput, opts: CallOptions = {}): Promise<ReleasePosixLocksResponse> {
+    return this.json({ method: 'POST', path: `${sess(sessionId)}:releasePosixLocks`, body: { owner: req.owner }, signal: opts.signal });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // file locks
+  // -------------------------------------------------------------------------------------------
+
+  lockFile(sessionId: string, req: LockRequest, opts: CallOptions = {}): Promise<LockResponse> {
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/files/lock`, body: req, signal: opts.signal });
+  }
+
+  renewLock(sessionId: string, req: RenewLockRequest, opts: CallOptions = {}): Promise<RenewLockResponse> {
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/files/renew-lock`, body: req, signal: opts.signal });
+  }
+
+  listLocks(sessionId: string, req: ListLocksInput = {}, opts: CallOptions = {}): Promise<ListLocksResponse> {
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/files/list-locks`, body: req, idempotent: true, signal: opts.signal });
+  }
+
+  unlockFile(sessionId: string, req: UnlockRequest, opts: CallOptions = {}): Promise<void> {
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/files/unlock`, body: req, signal: opts.signal });
+  }
+
+  forceUnlock(sessionId: string, req: ForceUnlockRequest, opts: CallOptions = {}): Promise<ForceUnlockResponse> {
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/files/force-unlock`, body: req, signal: opts.signal });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // health, analytics, usage
+  // -------------------------------------------------------------------------------------------
+
+  getHealth(sessionId: string, opts: CallOptions = {}): Promise<GetHealthResponse> {
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/health`, signal: opts.signal });
+  }
+
+  reportHealth(sessionId: string, req: ReportHealthInput, opts: CallOptions = {}): Promise<ReportTestResultsResponse> {
+    return this.json({
+      method: 'POST',
+      path: `${sess(sessionId)}/health/report`,
+      body: { reportFormat: req.reportFormat, reportContent: b64(req.reportContent) },
+      signal: opts.signal,
+    });
+  }
+
+  getAnalytics(sessionId: string, opts: CallOptions = {}): Promise<SessionAnalytics> {
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/analytics`, signal: opts.signal });
+  }
+
+  getUsage(opts: GetUsageOptions = {}): Promise<TenantUsage> {
+    return this.json({
+      method: 'GET',
+      path: '/v1/usage',
+      query: { windowStart: opts.windowStart, windowEnd: opts.windowEnd, granularity: opts.granularity },
+      signal: opts.signal,
+    });
+  }
+
+  getCasMetrics(opts: CallOptions = {}): Promise<CasMetrics> {
+    return this.json({ method: 'GET', path: '/v1/metrics/cas', signal: opts.signal });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // sources
+  // -------------------------------------------------------------------------------------------
+
+  createSource(req: CreateSourceRequest, opts: CallOptions = {}): Promise<Source> {
+    return this.json({ method: 'POST', path: '/v1/sources', body: req, signal: opts.signal });
+  }
+
+  listSources(opts: ListSourcesOptions = {}): Promise<ListSourcesResponse> {
+    return this.json({
+      method: 'GET',
+      path: '/v1/sources',
+      query: { filter: opts.filter, pageSize: opts.pageSize, pageToken: opts.pageToken || undefined },
+      signal: opts.signal,
+    });
+  }
+
+  getSource(sourceId: string, opts: CallOptions = {}): Promise<Source> {
+    return this.json({ method: 'GET', path: `/v1/sources/${enc(sourceId)}`, signal: opts.signal });
+  }
+
+  startImport(sourceId: string, req: StartImportRequest = {}, opts: CallOptions = {}): Promise<ImportJob> {
+    return this.json({ method: 'POST', path: `/v1/sources/${enc(sourceId)}/startImport`, body: req, signal: opts.signal });
+  }
+
+  refreshSource(sourceId: string, req: RefreshSourceRequest = {}, opts: CallOptions = {}): Promise<ImportJob> {
+    return this.json({ method: 'POST', path: `/v1/sources/${enc(sourceId)}/refresh`, body: req, signal: opts.signal });
+  }
+
+  promoteSession(sourceId: string, req: PromoteSessionRequest, opts: CallOptions = {}): Promise<ImportJob> {
+    return this.json({ method: 'POST', path: `/v1/sources/${enc(sourceId)}/promoteSession`, body: req, signal: opts.signal });
+  }
+
+  getJob(sourceId: string, jobId: string, opts: CallOptions = {}): Promise<ImportJob> {
+    return this.json({ method: 'GET', path: `/v1/sources/${enc(sourceId)}/jobs/${enc(jobId)}`, signal: opts.signal });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // events, secrets, gateway
+  // -------------------------------------------------------------------------------------------
+
+  listEvents(sessionId: string, opts: ListEventsOptions = {}): Promise<ListEventsResponse> {
+    return this.json({
+      method: 'GET',
+      path: `${sess(sessionId)}/events`,
+      query: {
+        startTime: opts.startTime,
+        endTime: opts.endTime,
+        pageSize: opts.pageSize,
+        pageToken: opts.pageToken || undefined,
+        eventType: opts.eventType,
+        waitSeconds: opts.waitSeconds,
+      },
+      longLived: (opts.waitSeconds ?? 0) > 0,
+      signal: opts.signal,
+    });
+  }
+
+  listSecrets(sessionId: string, opts: SecretScopeOptions = {}): Promise<ListSecretsResponse> {
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/secrets`, query: { scope: opts.scope }, signal: opts.signal });
+  }
+
+  setSecret(sessionId: string, secretName: string, req: SetSecretRequest, opts: CallOptions = {}): Promise<SetSecretResponse> {
+    return this.json({ method: 'PUT', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, body: req, signal: opts.signal });
+  }
+
+  getSecret(sessionId: string, secretName: string, opts: CallOptions = {}): Promise<GetSecretResponse> {
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, signal: opts.signal });
+  }
+
+  deleteSecret(sessionId: string, secretName: string, opts: SecretScopeOptions = {}): Promise<DeleteSecretResponse> {
+    return this.json({ method: 'DELETE', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, query: { scope: opts.scope }, signal: opts.signal });
+  }
+
+  health(opts: CallOptions = {}): Promise<HealthzResponse> {
+    return this.json({ method: 'GET', path: '/v1/healthz', auth: false, signal: opts.signal });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // blobs
+  // -------------------------------------------------------------------------------------------
+
+  async getBlob(sessionId: string, hash: string, opts: GetBlobOptions = {}): Promise<Buffer> {
+    const offset = opts.offset ?? 0;
+    const length = opts.length;
+    if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
+      throw new GatewayError(`invalid blob range offset=${offset} length=${length}`, { rpcCode: RpcCode.INVALID_ARGUMENT });
+    }
+    if (length === 0) return Buffer.alloc(0);
+    const ranged = offset > 0 || length !== undefined;
+    const headers: Record<string, string> = { accept: 'application/octet-stream' };
+    if (ranged) headers.range = `bytes=${offset}-${length !== undefined ? offset + length - 1 : ''}`;
+    const path = `${sess(sessionId)}/blobs/${enc(hash)}`;
+    const op = `GET ${path}`;
+    const res = await this.send({ method: 'GET', path, headers, signal: opts.signal, okStatuses: [416] });
+    try {
+      let data: Buffer;
+      let whole: boolean;
+      if (res.status === 416) {
+        return Buffer.alloc(0); // the range starts at or past the end of the blob
+      } else if (res.status === 206) {
+        const cr = parseContentRange(res.headers['content-range']);
+        if (!cr || cr.start !== offset) throw GatewayError.badResponse(`blob range answer does not start at ${offset}`, op);
+        if (cr.end - cr.start + 1 !== res.body.length) {
+          throw new GatewayError(`blob ${hash}: got ${res.body.length} bytes, Content-Range promised ${cr.end - cr.start + 1}`, { rpcCode: RpcCode.DATA_LOSS, operation: op });
+        }
+        if (length !== undefined && res.body.length > length) throw GatewayError.badResponse(`blob range answer longer than requested`, op);
+        data = res.body;
+        whole = cr.start === 0 && cr.total !== undefined && cr.end + 1 === cr.total;
+      } else {
+        // 200: the whole blob (no Range sent, or the server ignored it): verify, then slice.
+        whole = true;
+        data = res.body;
+      }
+      if (whole) this.verifyBlob(hash, data, op);
+      if (res.status === 200 && ranged) data = data.subarray(offset, length !== undefined ? offset + length : undefined);
+      this.counters.blobBytesFetched += data.length;
+      return data;
+    } catch (e) {
+      this.counters.errors++;
+      throw e;
+    }
+  }
+
+  private verifyBlob(hash: string, data: Buffer, op: string): void {
+    if (!hash.startsWith(HASH_PREFIX)) return; // unknown algorithm: nothing to check against
+    const h = createContentHasher();
+    h.update(data);
+    const got = h.digest();
+    if (got !== hash) {
+      throw new GatewayError(`blob content does not match its hash: expected ${hash}, got ${got}`, { rpcCode: RpcCode.DATA_LOSS, operation: op });
+    }
+  }
+}
