@@ -11,6 +11,14 @@ import type { Logger } from '../shared/log.js';
 import { newId } from '../shared/digest.js';
 import { notFound } from './http/api-error.js';
 import { formatTimestamp } from './http/validate.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * Per-request context: the `x-aether-client-id` header of the request being served. Events it
+ * causes carry `details.clientId` (an Aether extension) so a mount can skip its own changes when
+ * it follows the event log.
+ */
+export const requestScope = new AsyncLocalStorage<{ clientId?: string }>();
 
 export interface SessionRow {
   id: string;
@@ -44,6 +52,8 @@ export class EventLog {
   /** Record an event such as "v1.FileSystemService.Rename" with string details. */
   record(sessionId: string, eventType: string, details: Record<string, string> = {}): void {
     const now = this.clock.now();
+    const clientId = requestScope.getStore()?.clientId;
+    if (clientId && details.clientId === undefined) details = { ...details, clientId };
     this.insert.run(newId('evt', now), sessionId, now, eventType, JSON.stringify(details));
     for (const l of this.listeners) l(sessionId, eventType, details);
   }

@@ -15,7 +15,7 @@ import { DiskBlobStore, type BlobStore } from './store/blob-store.js';
 import { TreeStore } from './store/tree-store.js';
 import { ContentStore } from './store/content.js';
 import { Counters } from './counters.js';
-import { EventLog, SessionRepo, type GatewayCore } from './core.js';
+import { EventLog, SessionRepo, requestScope, type GatewayCore } from './core.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { nullLogger, type Logger } from '../shared/log.js';
 import { registerAllRoutes } from './routes/index.js';
@@ -133,7 +133,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   const sockets = new Set<import('node:net').Socket>();
   const server = http.createServer((req, res) => {
-    void handle(req, res);
+    const raw = req.headers['x-aether-client-id'];
+    const clientId = typeof raw === 'string' && /^[A-Za-z0-9_.:-]{1,128}$/.test(raw) ? raw : undefined;
+    void requestScope.run({ clientId }, () => handle(req, res));
   });
   server.on('connection', (s) => {
     sockets.add(s);

@@ -1,0 +1,1412 @@
+// SessionFilesystem: the FUSE-free core of `aether mount`. It presents one AetherFS session as a
+// POSIX tree, path-addressed (both bindings hand us paths), with stable inode numbers.
+//
+// Reads are lazy: a directory is listed once (one manifest page per directory, `maxDepth=1`) and
+// then answered from memory, so negative lookups and bursts of lookups cost nothing; file bytes
+// come from extents (`getCasExtents`) through the local CAS cache, fetching a blob from the
+// gateway only on a cache miss. Writes land in a sparse staging file and reach the gateway on
+// flush/fsync/close: new and small files through `batch` (concurrent closes coalesce into one
+// atomic batch), edits of large files through `patchSegments` carrying only the changed ranges,
+// every update guarded by `expectedHash`. A conflicting remote change never loses either side: the
+// local bytes go to a visible conflict copy. Namespace operations (mkdir, rename, unlink, symlink,
+// link, xattrs, chmod) are forwarded to the gateway immediately.
+//
+// Invariants: a node's `baseLimit <= size`; bytes in `dirty` ranges live in the staging file,
+// bytes below `baseLimit` outside them come from the remote extents, the rest are zeros. All
+// content mutation of one node is serialized by its `lock`. Callers: src/fuse (the adapter), tests.
+import * as fsp from 'node:fs/promises';
+import type { GatewayClient } from '../client/gateway-client.js';
+import { isGatewayError } from '../client/gateway-error.js';
+import type { CasStore } from '../cas/cas-store.js';
+import type { ManifestNode } from '../protocol/types.js';
+import { RpcCode } from '../protocol/rpc-status.js';
+import type { Clock } from '../shared/clock.js';
+import { systemClock } from '../shared/clock.js';
+import type { Logger } from '../shared/log.js';
+import { nullLogger } from '../shared/log.js';
+import { sha256 } from '../shared/digest.js';
+import { Errno, FsError, fromGatewayError, fsError } from './fs-error.js';
+import { RangeSet } from './range-set.js';
+import { StagingArea, findOrphans, type JournalRecord } from './staging.js';
+
+export const S_IFMT = 0o170000;
+export const S_IFREG = 0o100000;
+export const S_IFDIR = 0o040000;
+export const S_IFLNK = 0o120000;
+
+/** Synthetic read-only xattr exposing a file's content hash. */
+export const HASH_XATTR = 'user.aether.sha256';
+
+export interface Attr {
+  ino: number;
+  mode: number;
+  size: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+  blocks: number;
+  blksize: number;
+}
+
+export interface Extent {
+  offset: number;
+  length: number;
+  hash: string;
+  casOffset: number;
+}
+
+type Kind = 'file' | 'dir' | 'symlink';
+
+interface DirtyState {
+  /** Ranges written locally (bytes in the staging file). */
+  ranges: RangeSet;
+  /** Remote base bytes at or beyond this offset are gone (truncated). */
+  baseLimit: number;
+  stagingId: string;
+  fd?: fsp.FileHandle;
+  /** Must be uploaded even if no bytes changed (new file, truncate, mode change). */
+  force: boolean;
+}
+
+class FsNode {
+  parent: FsNode | undefined;
+  name: string;
+  ino: number;
+  kind: Kind;
+  mode: number;
+  size = 0;
+  mtime: number;
+  ctime: number;
+  atime: number;
+  nlink = 1;
+  /** Exists on the gateway (as far as we know). */
+  remote = false;
+  remoteHash = '';
+  remoteSize = 0;
+  extents: Extent[] | undefined;
+  target: string | undefined;
+  xattrNames: string[] | undefined;
+  children: Map<string, FsNode> | undefined;
+  listed = false;
+  stale = false;
+  dirty: DirtyState | undefined;
+  openCount = 0;
+  pinned: string[] = [];
+  lock: Promise<void> = Promise.resolve();
+  /** Extra names of this node created by link() in this mount (hard links). */
+  aliases: Array<{ parent: FsNode; name: string }> = [];
+
+  constructor(parent: FsNode | undefined, name: string, ino: number, kind: Kind, mode: number, now: number) {
+    this.parent = parent;
+    this.name = name;
+    this.ino = ino;
+    this.kind = kind;
+    this.mode = mode;
+    this.mtime = now;
+    this.ctime = now;
+    this.atime = now;
+    if (kind === 'dir') this.children = new Map();
+  }
+
+  get path(): string {
+    if (!this.parent) return '/';
+    const parts: string[] = [];
+    let n: FsNode | undefined = this;
+    while (n && n.parent) {
+      parts.push(n.name);
+      n = n.parent;
+    }
+    return '/' + parts.reverse().join('/');
+  }
+
+  /** Attached to the tree (not unlinked). */
+  get attached(): boolean {
+    let n: FsNode | undefined = this;
+    while (n.parent) {
+      if (n.parent.children?.get(n.name) !== n) return false;
+      n = n.parent;
+    }
+    return n.ino === ROOT_INO;
+  }
+}
+
+const ROOT_INO = 1;
+
+export interface OpenFile {
+  fh: number;
+  node: FsNode;
+  flags: number;
+  /** Last read end, for sequential-read prefetch. */
+  lastReadEnd: number;
+}
+
+export interface Conflict {
+  path: string;
+  conflictPath: string;
+  at: number;
+  reason: string;
+}
+
+export interface FsStats {
+  pendingUploads: number;
+  uploadsInFlight: number;
+  conflicts: Conflict[];
+  cacheHits: number;
+  cacheMisses: number;
+  bytesFetched: number;
+  bytesUploaded: number;
+  blobsFetched: number;
+  listings: number;
+  extentLookups: number;
+  uploads: number;
+  batches: number;
+  remoteInvalidations: number;
+}
+
+export interface SessionFsOptions {
+  client: GatewayClient;
+  cas: CasStore;
+  sessionId: string;
+  /** Directory holding this session's local state (staging, journals). */
+  sessionStateDir: string;
+  /** Unique per mount instance. */
+  mountKey: string;
+  readOnly?: boolean;
+  uid?: number;
+  gid?: number;
+  clock?: Clock;
+  logger?: Logger;
+  /** Files up to this size are uploaded whole through batch (default 4 MiB). */
+  smallFileBytes?: number;
+  /** Max content bytes per upload request (default 16 MiB). */
+  maxRequestBytes?: number;
+  /** How long a flush waits for other flushes to share a batch (ms, default 2). */
+  batchWindowMs?: number;
+}
+
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+const O_TRUNC = 0o1000;
+const O_APPEND = 0o2000;
+
+const POSIX_NAME_MAX = 255;
+
+function typeOfManifest(n: ManifestNode): Kind {
+  switch (n.fileType) {
+    case 'VFS_FILE_TYPE_DIRECTORY':
+      return 'dir';
+    case 'VFS_FILE_TYPE_SYMLINK':
+      return 'symlink';
+    default:
+      return 'file';
+  }
+}
+
+function modeFor(kind: Kind, mode: number | undefined): number {
+  const perm = (mode ?? 0) & 0o7777;
+  if (kind === 'dir') return S_IFDIR | (perm || 0o755);
+  if (kind === 'symlink') return S_IFLNK | 0o777;
+  return S_IFREG | (perm || 0o644);
+}
+
+function toNum(v: string | number | undefined | null): number {
+  if (v === undefined || v === null || v === '') return 0;
+  return typeof v === 'number' ? v : Number(v);
+}
+
+interface PendingBatchOp {
+  op: { write: { path: string; content: Buffer; expectedHash: string; mode: number } };
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export class SessionFilesystem {
+  readonly sessionId: string;
+  private readonly client: GatewayClient;
+  private readonly cas: CasStore;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly readOnly: boolean;
+  private readonly uid: number;
+  private readonly gid: number;
+  private readonly smallFileBytes: number;
+  private readonly maxRequestBytes: number;
+  private readonly batchWindowMs: number;
+  private readonly staging: StagingArea;
+  private readonly sessionStateDir: string;
+  private root: FsNode;
+  private nextIno = ROOT_INO + 1;
+  private nextFh = 1;
+  private readonly handles = new Map<number, OpenFile>();
+  private readonly listingInFlight = new Map<FsNode, Promise<void>>();
+  private readonly blobInFlight = new Map<string, Promise<Buffer>>();
+  private readonly dirtyNodes = new Set<FsNode>();
+  private batchQueue: PendingBatchOp[] = [];
+  private batchTimer: NodeJS.Timeout | undefined;
+  private inFlightUploads = 0;
+  readonly stats: FsStats = {
+    pendingUploads: 0,
+    uploadsInFlight: 0,
+    conflicts: [],
+    cacheHits: 0,
+    cacheMisses: 0,
+    bytesFetched: 0,
+    bytesUploaded: 0,
+    blobsFetched: 0,
+    listings: 0,
+    extentLookups: 0,
+    uploads: 0,
+    batches: 0,
+    remoteInvalidations: 0,
+  };
+
+  constructor(opts: SessionFsOptions) {
+    this.client = opts.client;
+    this.cas = opts.cas;
+    this.sessionId = opts.sessionId;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? nullLogger;
+    this.readOnly = !!opts.readOnly;
+    this.uid = opts.uid ?? (process.getuid?.() ?? 0);
+    this.gid = opts.gid ?? (process.getgid?.() ?? 0);
+    this.smallFileBytes = opts.smallFileBytes ?? 4 * 1024 * 1024;
+    this.maxRequestBytes = opts.maxRequestBytes ?? 16 * 1024 * 1024;
+    this.batchWindowMs = opts.batchWindowMs ?? 2;
+    this.sessionStateDir = opts.sessionStateDir;
+    this.staging = new StagingArea(opts.sessionStateDir, opts.mountKey);
+    this.root = new FsNode(undefined, '', ROOT_INO, 'dir', S_IFDIR | 0o755, this.clock.now());
+    this.root.remote = true;
+  }
+
+  /** Prepare local state, check the session exists, and upload what a crashed mount left behind. */
+  async init(): Promise<{ recovered: number }> {
+    await this.client.getSession(this.sessionId).catch((e) => {
+      throw fromGatewayError(e);
+    });
+    await this.staging.init();
+    let recovered = 0;
+    for (const orphan of await findOrphans(this.sessionStateDir, this.staging.mountKey)) {
+      for (const rec of orphan.records) {
+        await this.replayRecord(rec, orphan.stagingPath(rec.id));
+        recovered++;
+      }
+      await fsp.rm(orphan.dir, { recursive: true, force: true });
+    }
+    return { recovered };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Tree resolution and listings
+  // ---------------------------------------------------------------------------------------------
+
+  private newNode(parent: FsNode, name: string, kind: Kind, mode: number): FsNode {
+    return new FsNode(parent, name, this.nextIno++, kind, mode, this.clock.now());
+  }
+
+  private checkName(name: string): void {
+    if (Buffer.byteLength(name) > POSIX_NAME_MAX) throw fsError('ENAMETOOLONG');
+  }
+
+  /** Load (or reload, when stale) the children of a directory: one manifest listing. */
+  private async ensureListed(dir: FsNode): Promise<void> {
+    if (dir.kind !== 'dir') throw fsError('ENOTDIR');
+    if (dir.listed && !dir.stale) return;
+    if (!dir.remote) {
+      dir.listed = true;
+      dir.stale = false;
+      return;
+    }
+    const inflight = this.listingInFlight.get(dir);
+    if (inflight) return inflight;
+    const p = this.loadListing(dir).finally(() => this.listingInFlight.delete(dir));
+    this.listingInFlight.set(dir, p);
+    return p;
+  }
+
+  private async loadListing(dir: FsNode): Promise<void> {
+    const dirPath = dir.path;
+    dir.stale = false;
+    const seen = new Map<string, ManifestNode>();
+    this.stats.listings++;
+    try {
+      for await (const n of this.client.iterateManifest(this.sessionId, { pathPrefix: dirPath, maxDepth: 1, pageSize: 5000 })) {
+        if (n.path === dirPath) {
+          this.applyMeta(dir, n);
+          continue;
+        }
+        seen.set(n.path.slice(n.path.lastIndexOf('/') + 1), n);
+      }
+    } catch (e) {
+      dir.stale = true;
+      throw fromGatewayError(e);
+    }
+    const children = dir.children!;
+    for (const [name, m] of seen) {
+      const kind = typeOfManifest(m);
+      let child = children.get(name);
+      if (child && child.kind !== kind && !child.dirty) {
+        this.detach(child);
+        child = undefined;
+      }
+      if (!child) {
+        child = this.newNode(dir, name, kind, modeFor(kind, m.mode));
+        children.set(name, child);
+      }
+      this.applyMeta(child, m);
+    }
+    for (const [name, child] of [...children]) {
+      // Gone remotely: drop, unless it is a local creation not uploaded yet.
+      if (!seen.has(name) && child.remote && !child.dirty) {
+        children.delete(name);
+      }
+    }
+    dir.listed = true;
+  }
+
+  /** Refresh a node's remote metadata from a manifest node. Local dirty state is kept. */
+  private applyMeta(node: FsNode, m: ManifestNode): void {
+    const hash = m.contentHash ?? '';
+    const size = toNum(m.sizeBytes);
+    node.remote = true;
+    if (node.kind === 'file' && node.remoteHash !== hash) {
+      node.extents = undefined;
+      if (node.openCount === 0) node.pinned = [];
+    }
+    if (m.casExtents && node.kind === 'file' && hash) {
+      node.extents = m.casExtents.map((x) => ({ offset: toNum(x.offset), length: toNum(x.length), hash: x.hash ?? '', casOffset: toNum(x.casOffset) }));
+    }
+    node.remoteHash = hash;
+    node.remoteSize = size;
+    if (!node.dirty) {
+      node.size = size;
+      node.mode = modeFor(node.kind, m.mode);
+    }
+    if (m.nlink) node.nlink = m.nlink;
+    if (m.modifiedAt && !node.dirty) {
+      const t = Date.parse(m.modifiedAt);
+      if (!Number.isNaN(t)) {
+        node.mtime = t;
+        node.ctime = t;
+      }
+    }
+    if (node.kind === 'symlink') node.target = m.symlinkTarget ?? node.target;
+    // Gateways with the extension fields report xattrNames whenever there are any; without them
+    // we do not know and ask on demand.
+    node.xattrNames = m.xattrNames ?? (m.nlink !== undefined ? [] : undefined);
+  }
+
+  /** Resolve an absolute path to a node (ENOENT / ENOTDIR like the kernel would). */
+  async resolve(path: string): Promise<FsNode> {
+    if (path === '/' || path === '') {
+      if (!this.root.listed || this.root.stale) await this.ensureListed(this.root);
+      return this.root;
+    }
+    let node = this.root;
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (part === '') continue;
+      if (node.kind !== 'dir') throw fsError('ENOTDIR');
+      await this.ensureListed(node);
+      const next = node.children!.get(part);
+      if (!next) throw fsError('ENOENT', `${path} does not exist`);
+      node = next;
+    }
+    return node;
+  }
+
+  private async resolveParent(path: string): Promise<{ parent: FsNode; name: string }> {
+    const i = path.lastIndexOf('/');
+    const name = path.slice(i + 1);
+    if (!name) throw fsError('EINVAL');
+    this.checkName(name);
+    const parent = await this.resolve(i <= 0 ? '/' : path.slice(0, i));
+    if (parent.kind !== 'dir') throw fsError('ENOTDIR');
+    await this.ensureListed(parent);
+    return { parent, name };
+  }
+
+  private detach(node: FsNode): void {
+    if (node.parent && node.parent.children?.get(node.name) === node) node.parent.children.delete(node.name);
+    if (node.aliases.length) {
+      const next = node.aliases.shift()!;
+      node.parent = next.parent;
+      node.name = next.name;
+    }
+  }
+
+  private attr(node: FsNode): Attr {
+    const size = node.kind === 'symlink' ? Buffer.byteLength(node.target ?? '') : node.kind === 'dir' ? 4096 : node.size;
+    let nlink = node.nlink;
+    if (node.kind === 'dir') {
+      nlink = 2;
+      if (node.children) for (const c of node.children.values()) if (c.kind === 'dir') nlink++;
+    }
+    return {
+      ino: node.ino,
+      mode: node.mode,
+      size,
+      nlink,
+      uid: this.uid,
+      gid: this.gid,
+      atime: node.atime,
+      mtime: node.mtime,
+      ctime: node.ctime,
+      blocks: Math.ceil(size / 512),
+      blksize: 4096,
+    };
+  }
+
+  private assertWritable(): void {
+    if (this.readOnly) throw fsError('EROFS');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Metadata ops
+  // ---------------------------------------------------------------------------------------------
+
+  async getattr(path: string): Promise<Attr> {
+    return this.attr(await this.resolve(path));
+  }
+
+  async fgetattr(fh: number): Promise<Attr> {
+    return this.attr(this.handle(fh).node);
+  }
+
+  async readdir(path: string): Promise<Array<{ name: string; attr: Attr }>> {
+    const dir = await this.resolve(path);
+    if (dir.kind !== 'dir') throw fsError('ENOTDIR');
+    await this.ensureListed(dir);
+    return [...dir.children!].map(([name, n]) => ({ name, attr: this.attr(n) }));
+  }
+
+  async readlink(path: string): Promise<string> {
+    const node = await this.resolve(path);
+    if (node.kind !== 'symlink') throw fsError('EINVAL');
+    if (node.target === undefined) {
+      try {
+        node.target = (await this.client.readSymlink(this.sessionId, { path })).target ?? '';
+      } catch (e) {
+        throw fromGatewayError(e);
+      }
+    }
+    return node.target;
+  }
+
+  async access(path: string): Promise<void> {
+    await this.resolve(path);
+  }
+
+  statfs(): { bsize: number; frsize: number; blocks: number; bfree: number; bavail: number; files: number; ffree: number; favail: number; namemax: number } {
+    const blocks = 1 << 30;
+    return { bsize: 4096, frsize: 4096, blocks, bfree: blocks, bavail: blocks, files: 1 << 24, ffree: 1 << 24, favail: 1 << 24, namemax: POSIX_NAME_MAX };
+  }
+
+  async mkdir(path: string, mode: number): Promise<Attr> {
+    this.assertWritable();
+    const { parent, name } = await this.resolveParent(path);
+    if (parent.children!.has(name)) throw fsError('EEXIST');
+    await this.ensureRemoteParent(parent);
+    try {
+      await this.client.createDir(this.sessionId, { path, mode: (mode & 0o7777) || 0o755 });
+    } catch (e) {
+      throw fromGatewayError(e);
+    }
+    const node = this.newNode(parent, name, 'dir', modeFor('dir', mode));
+    node.remote = true;
+    node.listed = true; // created here: complete and empty, so lookups inside never hit the gateway
+    parent.children!.set(name, node);
+    parent.mtime = parent.ctime = this.clock.now();
+    return this.attr(node);
+  }
+
+  async rmdir(path: string): Promise<void> {
+    this.assertWritable();
+    const node = await this.resolve(path);
+    if (node === this.root) throw fsError('EBUSY');
+    if (node.kind !== 'dir') throw fsError('ENOTDIR');
+    await this.ensureListed(node);
+    if (node.children!.size > 0) throw fsError('ENOTEMPTY');
+    try {
+      await this.client.removeDir(this.sessionId, { path });
+    } catch (e) {
+      if (isGatewayError(e) && e.rpcCode === RpcCode.FAILED_PRECONDITION) {
+        node.stale = true;
+        throw fsError('ENOTEMPTY');
+      }
+      if (!(isGatewayError(e) && e.rpcCode === RpcCode.NOT_FOUND)) throw fromGatewayError(e);
+    }
+    this.detach(node);
+  }
+
+  async unlink(path: string): Promise<void> {
+    this.assertWritable();
+    const node = await this.resolve(path);
+    if (node.kind === 'dir') throw fsError('EISDIR');
+    const { parent, name } = await this.resolveParent(path);
+    if (node.remote) {
+      try {
+        await this.client.deleteFile(this.sessionId, { path });
+      } catch (e) {
+        if (!(isGatewayError(e) && e.rpcCode === RpcCode.NOT_FOUND)) throw fromGatewayError(e);
+      }
+    }
+    this.removeName(node, parent, name);
+  }
+
+  /** Remove one name of a node; the node lives on while open (open-after-unlink). */
+  private removeName(node: FsNode, parent: FsNode, name: string): void {
+    if (node.parent === parent && node.name === name) {
+      parent.children!.delete(name);
+      if (node.aliases.length) {
+        const next = node.aliases.shift()!;
+        node.parent = next.parent;
+        node.name = next.name;
+      }
+    } else {
+      node.aliases = node.aliases.filter((a) => !(a.parent === parent && a.name === name));
+      parent.children!.delete(name);
+    }
+    node.nlink = Math.max(0, node.nlink - 1);
+    parent.mtime = parent.ctime = this.clock.now();
+    if (node.nlink === 0 || !node.attached) {
+      // Unlinked: its bytes will never be uploaded.
+      if (node.dirty && node.openCount === 0) void this.discardDirty(node);
+    }
+  }
+
+  async symlink(target: string, path: string): Promise<Attr> {
+    this.assertWritable();
+    const { parent, name } = await this.resolveParent(path);
+    if (parent.children!.has(name)) throw fsError('EEXIST');
+    await this.ensureRemoteParent(parent);
+    try {
+      await this.client.createSymlink(this.sessionId, { linkPath: path, target });
+    } catch (e) {
+      throw fromGatewayError(e);
+    }
+    const node = this.newNode(parent, name, 'symlink', S_IFLNK | 0o777);
+    node.remote = true;
+    node.target = target;
+    node.remoteHash = sha256(Buffer.from(target));
+    parent.children!.set(name, node);
+    return this.attr(node);
+  }
+
+  async link(src: string, dst: string): Promise<Attr> {
+    this.assertWritable();
+    const node = await this.resolve(src);
+    if (node.kind === 'dir') throw fsError('EPERM');
+    const { parent, name } = await this.resolveParent(dst);
+    if (parent.children!.has(name)) throw fsError('EEXIST');
+    await this.uploadNow(node);
+    try {
+      await this.client.link(this.sessionId, { srcPath: node.path, dstPath: dst });
+    } catch (e) {
+      throw fromGatewayError(e);
+    }
+    parent.children!.set(name, node);
+    node.aliases.push({ parent, name });
+    node.nlink++;
+    node.ctime = this.clock.now();
+    return this.attr(node);
+  }
+
+  async rename(src: string, dst: string, flags = 0): Promise<void> {
+    this.assertWritable();
+    const RENAME_NOREPLACE = 1;
+    const RENAME_EXCHANGE = 2;
+    if (flags & RENAME_EXCHANGE) throw fsError('EINVAL', 'RENAME_EXCHANGE is not supported');
+    const node = await this.resolve(src);
+    const s = await this.resolveParent(src);
+    const d = await this.resolveParent(dst);
+    if (src === dst) return;
+    if (node.kind === 'dir' && (dst + '/').startsWith(src + '/')) throw fsError('EINVAL');
+    const existing = d.parent.children!.get(d.name);
+    if (existing) {
+      if (flags & RENAME_NOREPLACE) throw fsError('EEXIST');
+      if (existing === node) return;
+      if (node.kind === 'dir' && existing.kind !== 'dir') throw fsError('ENOTDIR');
+      if (node.kind !== 'dir' && existing.kind === 'dir') throw fsError('EISDIR');
+      if (existing.kind === 'dir') {
+        await this.ensureListed(existing);
+        if (existing.children!.size > 0) throw fsError('ENOTEMPTY');
+      }
+    }
+    // The gateway must know the source before it can move it: flush pending bytes first.
+    await this.uploadSubtree(node);
+    await this.ensureRemoteParent(d.parent);
+    if (existing && !existing.remote) {
+      // A local-only destination (never uploaded) just disappears.
+      this.removeName(existing, d.parent, d.name);
+    }
+    try {
+      await this.client.rename(this.sessionId, { sourcePath: src, destinationPath: dst });
+    } catch (e) {
+      throw fromGatewayError(e);
+    }
+    if (existing && existing.remote) this.removeName(existing, d.parent, d.name);
+    if (node.parent === s.parent && node.name === s.name) {
+      s.parent.children!.delete(s.name);
+      node.parent = d.parent;
+      node.name = d.name;
+    } else {
+      const alias = node.aliases.find((a) => a.parent === s.parent && a.name === s.name);
+      s.parent.children!.delete(s.name);
+      if (alias) {
+        alias.parent = d.parent;
+        alias.name = d.name;
+      }
+    }
+    d.parent.children!.set(d.name, node);
+    const now = this.clock.now();
+    s.parent.mtime = s.parent.ctime = now;
+    d.parent.mtime = d.parent.ctime = now;
+    node.ctime = now;
+  }
+
+  async chmod(path: string, mode: number): Promise<void> {
+    this.assertWritable();
+    const node = await this.resolve(path);
+    const newMode = (node.mode & S_IFMT) | (mode & 0o7777);
+    if (node.kind === 'file') {
+      await this.withNodeLock(node, async () => {
+        node.mode = newMode;
+        if (node.dirty || !node.remote) {
+          this.markDirty(node).force = true;
+          return;
+        }
+        try {
+          await this.client.patchSegments(this.sessionId, {
+            mutations: [{ path: node.path, segments: [], logicalSize: node.remoteSize, expectedHash: node.remoteHash, mode: newMode }],
+            conflictPolicy: 'SEGMENT_CONFLICT_POLICY_ABORT_ON_CONFLICT',
+          });
+          await this.refreshFile(node);
+        } catch (e) {
+          throw fromGatewayError(e);
+        }
+      });
+    } else {
+      // Directory and symlink modes are kept in memory only (the public API has no route for them).
+      node.mode = newMode;
+    }
+    node.ctime = this.clock.now();
+  }
+
+  async utimens(path: string, atime: number, mtime: number): Promise<void> {
+    const node = await this.resolve(path);
+    node.atime = atime;
+    node.mtime = mtime;
+    node.ctime = this.clock.now();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Xattrs
+  // ---------------------------------------------------------------------------------------------
+
+  async getxattr(path: string, name: string): Promise<Buffer> {
+    const node = await this.resolve(path);
+    if (name === HASH_XATTR) {
+      if (node.kind !== 'file') throw fsError('ENODATA');
+      if (node.dirty) await this.uploadNow(node);
+      return Buffer.from(node.remoteHash || sha256(Buffer.alloc(0)));
+    }
+    if (!name.startsWith('user.')) throw fsError('ENODATA');
+    if (node.xattrNames && !node.xattrNames.includes(name)) throw fsError('ENODATA');
+    if (!node.remote) throw fsError('ENODATA');
+    try {
+      return await this.client.getXattr(this.sessionId, { path: node.path, name });
+    } catch (e) {
+      if (isGatewayError(e) && e.rpcCode === RpcCode.NOT_FOUND) throw fsError('ENODATA');
+      throw fromGatewayError(e);
+    }
+  }
+
+  async listxattr(path: string): Promise<string[]> {
+    const node = await this.resolve(path);
+    let names = node.xattrNames;
+    if (!names) {
+      if (!node.remote) names = [];
+      else {
+        try {
+          names = await this.client.listXattrs(this.sessionId, { path: node.path });
+        } catch (e) {
+          throw fromGatewayError(e);
+        }
+        node.xattrNames = names;
+      }
+    }
+    return node.kind === 'file' ? [...names, HASH_XATTR] : [...names];
+  }
+
+  async setxattr(path: string, name: string, value: Buffer): Promise<void> {
+    this.assertWritable();
+    if (name === HASH_XATTR || name.startsWith('user.aether.')) throw fsError('EPERM');
+    if (!name.startsWith('user.')) throw fsError('ENOTSUP');
+    const node = await this.resolve(path);
+    await this.uploadNow(node);
+    try {
+      await this.client.setXattr(this.sessionId, { path: node.path, name, value });
+    } catch (e) {
+      throw fromGatewayError(e);
+    }
+    if (node.xattrNames && !node.xattrNames.includes(name)) node.xattrNames = [...node.xattrNames, name];
+    node.ctime = this.clock.now();
+  }
+
+  async removexattr(path: string, name: string): Promise<void> {
+    this.assertWritable();
+    if (name === HASH_XATTR) throw fsError('EPERM');
+    if (!name.startsWith('user.')) throw fsError('ENODATA');
+    const node = await this.resolve(path);
+    if (!node.remote) throw fsError('ENODATA');
+    try {
+      await this.client.removeXattr(this.sessionId, { path: node.path, name });
+    } catch (e) {
+      if (isGatewayError(e) && e.rpcCode === RpcCode.NOT_FOUND) throw fsError('ENODATA');
+      throw fromGatewayError(e);
+    }
+    if (node.xattrNames) node.xattrNames = node.xattrNames.filter((n) => n !== name);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Open files, reads and writes
+  // ---------------------------------------------------------------------------------------------
+
+  private handle(fh: number): OpenFile {
+    const h = this.handles.get(fh);
+    if (!h) throw fsError('EBADF');
+    return h;
+  }
+
+  private register(node: FsNode, flags: number): number {
+    const fh = this.nextFh++;
+    this.handles.set(fh, { fh, node, flags, lastReadEnd: -1 });
+    node.openCount++;
+    return fh;
+  }
+
+  async open(path: string, flags: number): Promise<number> {
+    const node = await this.resolve(path);
+    if (node.kind === 'dir') {
+      if ((flags & O_ACCMODE) !== 0) throw fsError('EISDIR');
+      return this.register(node, flags);
+    }
+    const writing = (flags & O_ACCMODE) === O_WRONLY || (flags & O_ACCMODE) === O_RDWR || (flags & O_TRUNC) !== 0;
+    if (writing) this.assertWritable();
+    const fh = this.register(node, flags);
+    try {
+      if (flags & O_TRUNC) await this.truncateNode(node, 0);
+      else if (node.kind === 'file' && node.remote && node.size > 0) await this.ensureExtents(node);
+    } catch (e) {
+      this.handles.delete(fh);
+      node.openCount--;
+      throw fromGatewayError(e);
+    }
+    return fh;
+  }
+
+  async create(path: string, mode: number, flags: number): Promise<{ fh: number; attr: Attr }> {
+    this.assertWritable();
+    const { parent, name } = await this.resolveParent(path);
+    const existing = parent.children!.get(name);
+    if (existing) {
+      if (flags & 0o200 /* O_EXCL */) throw fsError('EEXIST');
+      if (existing.kind === 'dir') throw fsError('EISDIR');
+      const fh = await this.open(path, flags | O_TRUNC);
+      return { fh, attr: this.attr(existing) };
+    }
+    const node = this.newNode(parent, name, 'file', modeFor('file', mode));
+    parent.children!.set(name, node);
+    parent.mtime = parent.ctime = this.clock.now();
+    const d = this.markDirty(node);
+    d.force = true;
+    const fh = this.register(node, flags);
+    return { fh, attr: this.attr(node) };
+  }
+
+  private markDirty(node: FsNode): DirtyState {
+    if (!node.dirty) {
+      node.dirty = { ranges: new RangeSet(), baseLimit: node.remote ? Math.min(node.remoteSize, node.size) : 0, stagingId: this.staging.newId(), force: false };
+      this.dirtyNodes.add(node);
+      this.stats.pendingUploads = this.dirtyNodes.size;
+    }
+    return node.dirty;
+  }
+
+  private async stagingFd(d: DirtyState): Promise<fsp.FileHandle> {
+    if (!d.fd) d.fd = await fsp.open(this.staging.stagingPath(d.stagingId), 'w+', 0o600);
+    return d.fd;
+  }
+
+  async read(fh: number, offset: number, length: number): Promise<Buffer> {
+    const h = this.handle(fh);
+    const node = h.node;
+    if (node.kind !== 'file') throw fsError('EISDIR');
+    const end = Math.min(node.size, offset + length);
+    if (end <= offset) return Buffer.alloc(0);
+    const out = Buffer.alloc(end - offset);
+    const d = node.dirty;
+    const pieces = d ? d.ranges.split(offset, end) : [{ start: offset, end, inside: false }];
+    const baseLimit = d ? d.baseLimit : node.size;
+    for (const p of pieces) {
+      if (p.inside) {
+        const fd = await this.stagingFd(d!);
+        await fd.read(out, p.start - offset, p.end - p.start, p.start);
+      } else if (p.start < baseLimit) {
+        const e = Math.min(p.end, baseLimit);
+        await this.readBase(node, p.start, e, out, p.start - offset);
+      }
+    }
+    const sequential = h.lastReadEnd === offset;
+    h.lastReadEnd = end;
+    if (sequential && !d) this.prefetchAfter(node, end);
+    node.atime = this.clock.now();
+    return out;
+  }
+
+  private async ensureExtents(node: FsNode): Promise<Extent[]> {
+    if (node.extents) return node.extents;
+    this.stats.extentLookups++;
+    let res;
+    try {
+      res = await this.client.getCasExtents(this.sessionId, { path: node.path });
+    } catch (e) {
+      throw fromGatewayError(e);
+    }
+    node.extents = (res.extents ?? []).map((x) => ({ offset: toNum(x.offset), length: toNum(x.length), hash: x.hash ?? '', casOffset: toNum(x.casOffset) }));
+    // Pin what an open file needs so eviction never removes it under a reader.
+    if (node.openCount > 0 && node.pinned.length === 0) {
+      node.pinned = [...new Set(node.extents.map((x) => x.hash).filter(Boolean))];
+      for (const hsh of node.pinned) await this.cas.pin(hsh);
+    }
+    return node.extents;
+  }
+
+  /** Copy base (remote) bytes [start, end) into out at outOff. */
+  private async readBase(node: FsNode, start: number, end: number, out: Buffer, outOff: number): Promise<void> {
+    const extents = await this.ensureExtents(node);
+    for (const x of extents) {
+      const xs = x.offset;
+      const xe = x.offset + x.length;
+      if (xe <= start) continue;
+      if (xs >= end) break;
+      const s = Math.max(start, xs);
+      const e = Math.min(end, xe);
+      if (!x.hash) continue; // hole: zeros
+      const bytes = await this.blobRange(x.hash, x.casOffset + (s - xs), e - s);
+      bytes.copy(out, outOff + (s - start));
+    }
+  }
+
+  /** Bytes of a blob, from the local CAS or (once) from the gateway. */
+  private async blobRange(hash: string, offset: number, length: number): Promise<Buffer> {
+    const cached = await this.cas.read(hash, offset, length).catch(() => undefined);
+    if (cached && cached.length === length) {
+      this.stats.cacheHits++;
+      return cached;
+    }
+    this.stats.cacheMisses++;
+    const whole = await this.fetchBlob(hash);
+    if (offset + length > whole.length) throw fsError('EIO', `blob ${hash} is shorter than its extent`);
+    return whole.subarray(offset, offset + length);
+  }
+
+  private fetchBlob(hash: string): Promise<Buffer> {
+    let p = this.blobInFlight.get(hash);
+    if (!p) {
+      p = (async () => {
+        let data: Buffer;
+        try {
+          data = await this.client.getBlob(this.sessionId, hash);
+        } catch (e) {
+          throw fromGatewayError(e);
+        }
+        this.stats.blobsFetched++;
+        this.stats.bytesFetched += data.length;
+        await this.cas.put(data, hash).catch((e) => this.log.warn('cas put failed', { hash, error: String(e) }));
+        return data;
+      })().finally(() => this.blobInFlight.delete(hash));
+      this.blobInFlight.set(hash, p);
+    }
+    return p;
+  }
+
+  private prefetchAfter(node: FsNode, offset: number): void {
+    const extents = node.extents;
+    if (!extents) return;
+    let n = 0;
+    for (const x of extents) {
+      if (x.offset + x.length <= offset || !x.hash) continue;
+      if (n++ >= 2) break;
+      void (async () => {
+        if (await this.cas.has(x.hash)) return;
+        await this.fetchBlob(x.hash).catch(() => undefined);
+      })();
+    }
+  }
+
+  async write(fh: number, data: Buffer, offset: number): Promise<number> {
+    this.assertWritable();
+    const h = this.handle(fh);
+    const node = h.node;
+    if (node.kind !== 'file') throw fsError('EISDIR');
+    return this.withNodeLock(node, async () => {
+      const pos = h.flags & O_APPEND ? node.size : offset;
+      const d = this.markDirty(node);
+      const fd = await this.stagingFd(d);
+      let done = 0;
+      while (done < data.length) {
+        const { bytesWritten } = await fd.write(data, done, data.length - done, pos + done);
+        done += bytesWritten;
+      }
+      d.ranges.add(pos, pos + data.length);
+      node.size = Math.max(node.size, pos + data.length);
+      node.mtime = node.ctime = this.clock.now();
+      return data.length;
+    });
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    this.assertWritable();
+    const node = await this.resolve(path);
+    if (node.kind === 'dir') throw fsError('EISDIR');
+    await this.truncateNode(node, size);
+    // truncate(2) on a path has no close to follow: make it durable now unless the file is open.
+    if (node.openCount === 0) await this.uploadNow(node);
+  }
+
+  async ftruncate(fh: number, size: number): Promise<void> {
+    this.assertWritable();
+    await this.truncateNode(this.handle(fh).node, size);
+  }
+
+  private async truncateNode(node: FsNode, size: number): Promise<void> {
+    if (size < 0) throw fsError('EINVAL');
+    await this.withNodeLock(node, async () => {
+      if (size === node.size && node.dirty) return;
+      const d = this.markDirty(node);
+      d.force = true;
+      if (size < node.size) {
+        d.ranges.truncate(size);
+        d.baseLimit = Math.min(d.baseLimit, size);
+        if (d.fd) await d.fd.truncate(size);
+      }
+      node.size = size;
+      node.mtime = node.ctime = this.clock.now();
+    });
+  }
+
+  async flush(fh: number): Promise<void> {
+    const node = this.handle(fh).node;
+    if (node.kind === 'file' && node.dirty) await this.uploadNow(node);
+  }
+
+  async fsync(fh: number): Promise<void> {
+    await this.flush(fh);
+  }
+
+  async release(fh: number): Promise<void> {
+    const h = this.handles.get(fh);
+    if (!h) return;
+    this.handles.delete(fh);
+    const node = h.node;
+    node.openCount--;
+    try {
+      if (node.kind === 'file' && node.dirty && node.attached) await this.uploadNow(node);
+    } finally {
+      if (node.openCount === 0) {
+        if (!node.attached && node.dirty) await this.discardDirty(node);
+        const pins = node.pinned;
+        node.pinned = [];
+        for (const p of pins) await this.cas.unpin(p).catch(() => undefined);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Uploads
+  // ---------------------------------------------------------------------------------------------
+
+  private async withNodeLock<T>(node: FsNode, fn: () => Promise<T>): Promise<T> {
+    const prev = node.lock;
+    let release!: () => void;
+    node.lock = new Promise<void>((r) => (release = r));
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** Make sure `dir` exists on the gateway (it always does unless created by an upload race). */
+  private async ensureRemoteParent(dir: FsNode): Promise<void> {
+    if (dir.remote) return;
+    if (dir.parent) await this.ensureRemoteParent(dir.parent);
+    await this.client.createDir(this.sessionId, { path: dir.path, mode: dir.mode & 0o7777 }).catch((e) => {
+      if (!(isGatewayError(e) && e.rpcCode === RpcCode.ALREADY_EXISTS)) throw fromGatewayError(e);
+    });
+    dir.remote = true;
+  }
+
+  private async uploadSubtree(node: FsNode): Promise<void> {
+    if (node.kind === 'file') return this.uploadNow(node);
+    if (node.kind !== 'dir') return;
+    for (const n of [...this.dirtyNodes]) {
+      let p: FsNode | undefined = n;
+      while (p && p !== node) p = p.parent;
+      if (p === node) await this.uploadNow(n);
+    }
+  }
+
+  private async discardDirty(node: FsNode): Promise<void> {
+    const d = node.dirty;
+    if (!d) return;
+    node.dirty = undefined;
+    this.dirtyNodes.delete(node);
+    this.stats.pendingUploads = this.dirtyNodes.size;
+    await d.fd?.close().catch(() => undefined);
+    await this.staging.removeStaging(d.stagingId);
+    await this.staging.removeRecord(d.stagingId);
+  }
+
+  /** Upload a node's pending bytes now (flush/fsync/close); errors surface to the caller. */
+  async uploadNow(node: FsNode): Promise<void> {
+    await this.withNodeLock(node, () => this.uploadLocked(node));
+  }
+
+  private async uploadLocked(node: FsNode): Promise<void> {
+    const d = node.dirty;
+    if (!d || node.kind !== 'file') return;
+    if (!node.attached) return;
+    if (node.parent) await this.ensureRemoteParent(node.parent);
+    const path = node.path;
+    const rec: JournalRecord = {
+      id: d.stagingId,
+      sessionId: this.sessionId,
+      path,
+      baseHash: node.remote ? node.remoteHash : '',
+      baseLimit: d.baseLimit,
+      size: node.size,
+      mode: node.mode,
+      ranges: d.ranges.ranges.map((r) => ({ ...r })),
+      isNew: !node.remote,
+      writtenAt: this.clock.now(),
+    };
+    const fd = await this.stagingFd(d);
+    await this.staging.writeRecord(rec, fd);
+    this.inFlightUploads++;
+    this.stats.uploadsInFlight = this.inFlightUploads;
+    try {
+      const reader = (off: number, len: number) => this.readLocal(node, off, len);
+      await this.sendUpload(rec, reader);
+      this.stats.uploads++;
+      await this.refreshFile(node, rec, reader);
+    } catch (e) {
+      if (isGatewayError(e) && (e.rpcCode === RpcCode.ABORTED || e.rpcCode === RpcCode.FAILED_PRECONDITION)) {
+        await this.saveConflict(rec, (off, len) => this.readLocal(node, off, len), e.message);
+        node.dirty = undefined;
+        this.dirtyNodes.delete(node);
+        await d.fd?.close().catch(() => undefined);
+        await this.staging.removeStaging(d.stagingId);
+        await this.staging.removeRecord(d.stagingId);
+        node.extents = undefined;
+        if (node.parent) node.parent.stale = true;
+        await this.refreshFile(node).catch(() => undefined);
+        return;
+      }
+      // Keep the journal record: the bytes are safe locally and the next mount retries them.
+      throw fromGatewayError(e);
+    } finally {
+      this.inFlightUploads--;
+      this.stats.uploadsInFlight = this.inFlightUploads;
+      this.stats.pendingUploads = this.dirtyNodes.size;
+    }
+    node.dirty = undefined;
+    this.dirtyNodes.delete(node);
+    this.stats.pendingUploads = this.dirtyNodes.size;
+    await d.fd?.close().catch(() => undefined);
+    await this.staging.removeStaging(d.stagingId);
+    await this.staging.removeRecord(d.stagingId);
+  }
+
+  /** Current bytes of a node through the local view (staging + base + zeros). */
+  private async readLocal(node: FsNode, offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.alloc(length);
+    const d = node.dirty;
+    const end = offset + length;
+    const pieces = d ? d.ranges.split(offset, end) : [{ start: offset, end, inside: false }];
+    const baseLimit = d ? d.baseLimit : node.size;
+    for (const p of pieces) {
+      if (p.inside) await (await this.stagingFd(d!)).read(out, p.start - offset, p.end - p.start, p.start);
+      else if (p.start < baseLimit) await this.readBase(node, p.start, Math.min(p.end, baseLimit), out, p.start - offset);
+    }
+    return out;
+  }
+
+  /**
+   * Send one journaled change: whole-file batch write for new/small/rewritten files (coalesced
+   * with concurrent flushes), otherwise patchSegments with only the changed ranges, split into
+   * requests of at most maxRequestBytes (only the first carries expectedHash).
+   */
+  private async sendUpload(rec: JournalRecord, read: (off: number, len: number) => Promise<Buffer>): Promise<void> {
+    const wholeFile = rec.isNew || rec.baseLimit === 0 || (rec.ranges.length > 0 && rec.ranges[0]!.start === 0 && rec.ranges[0]!.end >= rec.size);
+    if (wholeFile && rec.size <= this.smallFileBytes) {
+      const content = await read(0, rec.size);
+      this.stats.bytesUploaded += content.length;
+      await this.enqueueBatchWrite({ path: rec.path, content, expectedHash: rec.baseHash, mode: rec.mode });
+      return;
+    }
+    // Segments: zeros (holes) wherever the file has no local bytes beyond the surviving base
+    // (truncated-away base bytes, sparse gaps), then every locally written range.
+    type Seg = { hole: { offset: number; length: number } } | { data: { offset: number; content: Buffer } };
+    const segs: Array<{ start: number; end: number; hole: boolean }> = [];
+    const ranges = RangeSet.from(rec.ranges);
+    const holeFrom = rec.isNew ? 0 : rec.baseLimit;
+    for (const p of ranges.split(holeFrom, Math.max(holeFrom, rec.size))) {
+      if (!p.inside) segs.push({ start: p.start, end: p.end, hole: true });
+    }
+    for (const r of rec.ranges) segs.push({ start: r.start, end: Math.min(r.end, rec.size), hole: false });
+    let first = true;
+    let batch: Seg[] = [];
+    let batchBytes = 0;
+    const sendBatch = async (last: boolean) => {
+      await this.client.patchSegments(this.sessionId, {
+        mutations: [{ path: rec.path, segments: batch, logicalSize: rec.size, expectedHash: first ? rec.baseHash : '', mode: rec.mode }],
+        conflictPolicy: 'SEGMENT_CONFLICT_POLICY_ABORT_ON_CONFLICT',
+      });
+      void last;
+      first = false;
+      batch = [];
+      batchBytes = 0;
+    };
+    for (const s of segs) {
+      if (s.end <= s.start) continue;
+      if (s.hole) {
+        batch.push({ hole: { offset: s.start, length: s.end - s.start } });
+        continue;
+      }
+      let pos = s.start;
+      while (pos < s.end) {
+        const n = Math.min(s.end - pos, this.maxRequestBytes - batchBytes);
+        const content = await read(pos, n);
+        batch.push({ data: { offset: pos, content } });
+        batchBytes += n;
+        this.stats.bytesUploaded += n;
+        pos += n;
+        if (batchBytes >= this.maxRequestBytes) await sendBatch(false);
+      }
+    }
+    if (batch.length > 0 || first) await sendBatch(true);
+  }
+
+  /** Queue a whole-file write; concurrent flushes within batchWindowMs share one atomic batch. */
+  private enqueueBatchWrite(w: { path: string; content: Buffer; expectedHash: string; mode: number }): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.batchQueue.push({ op: { write: w }, resolve, reject });
+      const bytes = this.batchQueue.reduce((a, b) => a + b.op.write.content.length, 0);
+      if (bytes >= this.maxRequestBytes || this.batchQueue.length >= 256) {
+        void this.drainBatch();
+      } else if (!this.batchTimer) {
+        this.batchTimer = setTimeout(() => void this.drainBatch(), this.batchWindowMs);
+      }
+    });
+  }
+
+  private async drainBatch(): Promise<void> {
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    const ops = this.batchQueue;
+    this.batchQueue = [];
+    if (!ops.length) return;
+    this.stats.batches++;
+    try {
+      await this.client.batch(this.sessionId, { operations: ops.map((o) => o.op) });
+      for (const o of ops) o.resolve();
+    } catch (e) {
+      if (ops.length === 1) {
+        ops[0]!.reject(e);
+        return;
+      }
+      // One bad apple (e.g. a conflict) must not fail the others: retry each on its own.
+      await Promise.all(
+        ops.map(async (o) => {
+          try {
+            await this.client.batch(this.sessionId, { operations: [o.op] });
+            o.resolve();
+          } catch (err) {
+            o.reject(err);
+          }
+        }),
+      );
+    }
+  }
+
+  /**
+   * After an upload: learn the new hash and extents from the gateway, and seed the local CAS with
+   * blobs whose bytes we have locally, so rereading what we wrote never downloads it.
+   */
+  private async refreshFile(node: FsNode, rec?: JournalRecord, read?: (off: number, len: number) => Promise<Buffer>): Promise<void> {
+    const path = node.path;
+    let m: ManifestNode | undefined;
+    try {
+      const res = await this.client.getManifest(this.sessionId, { pathPrefix: path, includeCasExtents: true, pageSize: 1 });
+      m = res.nodes?.find((n) => n.path === path);
+    } catch (e) {
+      throw fromGatewayError(e);
+    }
+    if (!m) return;
+    if (read && rec && m.casExtents) {
+      for (const x of m.casExtents) {
+        const hash = x.hash ?? '';
+        const off = toNum(x.offset);
+        const len = toNum(x.length);
+        if (!hash || toNum(x.casOffset) !== 0 || len === 0 || len > 8 * 1024 * 1024) continue;
+        if (await this.cas.has(hash)) continue;
+        const bytes = await read(off, len).catch(() => undefined);
+        if (bytes && sha256(bytes) === hash) await this.cas.put(bytes, hash).catch(() => undefined);
+      }
+    }
+    const wasDirty = node.dirty;
+    node.dirty = undefined; // let applyMeta update size/mode from the gateway's view
+    this.applyMeta(node, m);
+    node.dirty = wasDirty;
+    if (m.casExtents) node.extents = m.casExtents.map((x) => ({ offset: toNum(x.offset), length: toNum(x.length), hash: x.hash ?? '', casOffset: toNum(x.casOffset) }));
+  }
+
+  /** Keep the local side of a conflict as `<path>.conflict-<time>` on the gateway. */
+  private async saveConflict(rec: JournalRecord, read: (off: number, len: number) => Promise<Buffer>, reason: string): Promise<void> {
+    const stamp = new Date(this.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const conflictPath = `${rec.path}.conflict-${stamp}`;
+    const content = await read(0, rec.size);
+    await this.client.batch(this.sessionId, { operations: [{ write: { path: conflictPath, content, expectedHash: '', mode: rec.mode } }] });
+    this.stats.conflicts.push({ path: rec.path, conflictPath, at: this.clock.now(), reason });
+    this.log.warn('conflict: kept local version as a copy', { path: rec.path, conflictPath });
+  }
+
+  /** Upload a record left by a crashed mount, reading its bytes from its staging file. */
+  private async replayRecord(rec: JournalRecord, stagingPath: string): Promise<void> {
+    let fd: fsp.FileHandle | undefined;
+    try {
+      fd = await fsp.open(stagingPath, 'r').catch(() => undefined);
+      const ranges = RangeSet.from(rec.ranges);
+      let baseExtents: Extent[] | undefined;
+      const read = async (off: number, len: number): Promise<Buffer> => {
+        const out = Buffer.alloc(len);
+        for (const p of ranges.split(off, off + len)) {
+          if (p.inside) {
+            if (fd) await fd.read(out, p.start - off, p.end - p.start, p.start);
+          } else if (p.start < rec.baseLimit && !rec.isNew) {
+            if (!baseExtents) {
+              const r = await this.client.getCasExtents(this.sessionId, { path: rec.path });
+              baseExtents = (r.extents ?? []).map((x) => ({ offset: toNum(x.offset), length: toNum(x.length), hash: x.hash ?? '', casOffset: toNum(x.casOffset) }));
+            }
+            const tmp = new FsNode(undefined, '', 0, 'file', S_IFREG, 0);
+            tmp.extents = baseExtents;
+            await this.readBase(tmp, p.start, Math.min(p.end, rec.baseLimit), out, p.start - off);
+          }
+        }
+        return out;
+      };
+      try {
+        await this.sendUpload(rec, read);
+      } catch (e) {
+        if (isGatewayError(e) && (e.rpcCode === RpcCode.ABORTED || e.rpcCode === RpcCode.FAILED_PRECONDITION || e.rpcCode === RpcCode.NOT_FOUND)) {
+          await this.saveConflict(rec, read, `recovered after a crash: ${e.message}`);
+        } else throw fromGatewayError(e);
+      }
+      this.log.info('recovered a pending write from a previous mount', { path: rec.path, bytes: rec.size });
+    } finally {
+      await fd?.close();
+    }
+  }
+
+  /** Upload everything pending (aether sync / unmount). Throws the first failure. */
+  async syncAll(): Promise<void> {
+    let firstErr: unknown;
+    for (const n of [...this.dirtyNodes]) {
+      if (!n.attached) continue;
+      try {
+        await this.uploadNow(n);
+      } catch (e) {
+        firstErr ??= e;
+      }
+    }
+    if (this.batchQueue.length) await this.drainBatch();
+    if (firstErr) throw firstErr;
+  }
+
+  /** Number of files with bytes not yet on the gateway. */
+  get pendingCount(): number {
+    return this.dirtyNodes.size;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Remote change notifications
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Another client changed `paths` (from the event log): forget cached listings and extents
+   * there so the next access revalidates. Files with local unsaved edits keep them; the upload
+   * then detects the conflict through expectedHash. `paths` empty = everything.
+   */
+  invalidate(paths: string[]): string[] {
+    this.stats.remoteInvalidations++;
+    const touched: string[] = [];
+    if (paths.length === 0) {
+      const walk = (n: FsNode) => {
+        if (n.kind === 'dir') {
+          n.stale = true;
+          for (const c of n.children!.values()) walk(c);
+        } else if (!n.dirty) n.extents = undefined;
+      };
+      walk(this.root);
+      return ['/'];
+    }
+    for (const p of paths) {
+      const node = this.peek(p);
+      const parentPath = p.slice(0, Math.max(1, p.lastIndexOf('/')));
+      const parent = this.peek(parentPath);
+      if (parent && parent.kind === 'dir') {
+        parent.stale = true;
+        touched.push(parentPath);
+      }
+      if (node) {
+        if (node.kind === 'dir') node.stale = true;
+        else if (!node.dirty) node.extents = undefined;
+        touched.push(p);
+      }
+    }
+    return touched;
+  }
+
+  /** Look up a path in memory only (no gateway calls). */
+  peek(path: string): FsNode | undefined {
+    let node: FsNode | undefined = this.root;
+    for (const part of path.split('/')) {
+      if (!part) continue;
+      node = node?.children?.get(part);
+      if (!node) return undefined;
+    }
+    return node;
+  }
+
+  /** Inode number of a path if it is known in memory (for kernel invalidation). */
+  inoOf(path: string): number | undefined {
+    return this.peek(path)?.ino;
+  }
+
+  /** Close staging files; pending bytes stay journaled for the next mount. */
+  async close(): Promise<void> {
+    if (this.batchQueue.length) await this.drainBatch().catch(() => undefined);
+    for (const n of this.dirtyNodes) await n.dirty?.fd?.close().catch(() => undefined);
+    if (this.dirtyNodes.size === 0) await this.staging.destroyIfEmpty().catch(() => undefined);
+  }
+}
+
+export { FsError, Errno };
