@@ -258,24 +258,33 @@ export interface PosixLockInput {
 }
 
 export interface SetPosixLockBlockingInput extends PosixLockInput {
-  /** Extension: give up after this long (the gateway answers an error instead of waiting on). */
+  /** Extension: give up after this long (the gateway answers DEADLINE_EXCEEDED). 0/absent = wait forever. */
   timeoutMs?: number;
 }
 
-export type FlockInput = FlockRequest;
+/** `:flock` body; extensions: `timeoutMs` for blocking waits and mode `POSIX_FLOCK_MODE_UNLOCK`. */
+export interface FlockInput extends Omit<FlockRequest, 'mode'> {
+  mode: FlockRequest['mode'] | 'POSIX_FLOCK_MODE_UNLOCK';
+  /** Extension: with `blocking`, give up after this long (DEADLINE_EXCEEDED). */
+  timeoutMs?: number;
+}
 
 export interface FunlockInput extends Omit<FunlockRequest, 'range'> {
   range?: PosixLockRangeInput;
 }
 
-/** Extension: drop every POSIX/flock lock held by one owner (e.g. on release of a file handle). */
+/**
+ * Extension: drop every POSIX/flock lock (and cancel every pending wait) of one client — e.g. a
+ * mount that is going away — optionally only those of one `ownerId`.
+ */
 export interface ReleasePosixLocksInput {
-  owner: PosixLockOwner;
+  owner: { clientId: string; ownerId?: string };
 }
 
-/** Response of `:releasePosixLocks`; `released` is the number of locks dropped when reported. */
+/** Response of `:releasePosixLocks`. */
 export interface ReleasePosixLocksResponse {
-  released?: number;
+  releasedLocks?: number;
+  cancelledWaits?: number;
 }
 
 export interface ListLocksInput {

@@ -101,6 +101,7 @@ import {
   type FlockInput,
   type FunlockInput,
   type GatewayClient,
+  type Int64Like,
   type GetBlobOptions,
   type GetManifestOptions,
   type GetUsageOptions,
@@ -205,15 +206,23 @@ function toBytes(v: Buffer | Uint8Array | string | undefined): Buffer {
   return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 const b64 = (v: Buffer | Uint8Array | string | undefined) => toBytes(v).toString('base64');
-const optInt64 = (v: Parameters<typeof int64ToWire>[0] | undefined) => (v === undefined ? undefined : int64ToWire(v));
+/** int64 request value → wire string; a bad value is an INVALID_ARGUMENT GatewayError. */
+function wireInt64(v: Int64Like): string {
+  try {
+    return int64ToWire(v);
+  } catch (e) {
+    throw new GatewayError((e as Error).message, { rpcCode: RpcCode.INVALID_ARGUMENT, cause: e });
+  }
+}
+const optInt64 = (v: Int64Like | undefined) => (v === undefined ? undefined : wireInt64(v));
 
 function encodeSegment(s: SegmentInput): unknown {
-  if ('data' in s) return { data: { offset: int64ToWire(s.data.offset), content: b64(s.data.content) } };
-  if ('hole' in s) return { hole: { offset: int64ToWire(s.hole.offset), length: int64ToWire(s.hole.length) } };
+  if ('data' in s) return { data: { offset: wireInt64(s.data.offset), content: b64(s.data.content) } };
+  if ('hole' in s) return { hole: { offset: wireInt64(s.hole.offset), length: wireInt64(s.hole.length) } };
   return {
     borrowed: {
-      offset: int64ToWire(s.borrowed.offset),
-      length: int64ToWire(s.borrowed.length),
+      offset: wireInt64(s.borrowed.offset),
+      length: wireInt64(s.borrowed.length),
       hash: s.borrowed.hash,
       casOffset: optInt64(s.borrowed.casOffset),
     },
@@ -234,7 +243,7 @@ function encodeBatchOp(op: BatchOperationInput): unknown {
   if (op.write) return { write: { path: op.write.path, content: b64(op.write.content), expectedHash: op.write.expectedHash, mode: op.write.mode } };
   if (op.delete) return { delete: { path: op.delete.path, expectedHash: op.delete.expectedHash } };
   if (op.segmentWrite) return { segmentWrite: encodeMutation(op.segmentWrite) };
-  throw new UserError('AETHER_GATEWAY_BAD_REQUEST', 'batch operation must have one of write, delete, segmentWrite');
+  throw new GatewayError('batch operation must have one of write, delete, segmentWrite', { rpcCode: RpcCode.INVALID_ARGUMENT });
 }
 
 function encodeRange(r: PosixLockRangeInput | undefined): unknown {
@@ -500,23 +509,23 @@ export class HttpGatewayClient implements GatewayClient {
   // sessions, manifest, checkpoints
   // -------------------------------------------------------------------------------------------
 
-  createSession(req: CreateSessionRequest = {}, opts: CallOptions = {}): Promise<Session> {
+  async createSession(req: CreateSessionRequest = {}, opts: CallOptions = {}): Promise<Session> {
     return this.json({ method: 'POST', path: '/v1/sessions', body: req, signal: opts.signal });
   }
 
-  getSession(sessionId: string, opts: CallOptions = {}): Promise<Session> {
+  async getSession(sessionId: string, opts: CallOptions = {}): Promise<Session> {
     return this.json({ method: 'GET', path: sess(sessionId), signal: opts.signal });
   }
 
-  listSessions(opts: ListSessionsOptions = {}): Promise<ListSessionsResponse> {
+  async listSessions(opts: ListSessionsOptions = {}): Promise<ListSessionsResponse> {
     return this.json({ method: 'GET', path: '/v1/sessions', query: { pageSize: opts.pageSize, pageToken: opts.pageToken, tag: opts.tag }, signal: opts.signal });
   }
 
-  forkSession(sessionId: string, req: ForkSessionRequest = {}, opts: CallOptions = {}): Promise<Session> {
+  async forkSession(sessionId: string, req: ForkSessionRequest = {}, opts: CallOptions = {}): Promise<Session> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}/fork`, body: req, signal: opts.signal });
   }
 
-  getManifest(sessionId: string, opts: GetManifestOptions = {}): Promise<GetManifestResponse> {
+  async getManifest(sessionId: string, opts: GetManifestOptions = {}): Promise<GetManifestResponse> {
     return this.json({
       method: 'GET',
       path: `${sess(sessionId)}/manifest`,
@@ -537,15 +546,15 @@ export class HttpGatewayClient implements GatewayClient {
     );
   }
 
-  createCheckpoint(sessionId: string, req: CreateCheckpointRequest = {}, opts: CallOptions = {}): Promise<Checkpoint> {
+  async createCheckpoint(sessionId: string, req: CreateCheckpointRequest = {}, opts: CallOptions = {}): Promise<Checkpoint> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}/checkpoints`, body: req, signal: opts.signal });
   }
 
-  listCheckpoints(sessionId: string, opts: CallOptions = {}): Promise<ListCheckpointsResponse> {
+  async listCheckpoints(sessionId: string, opts: CallOptions = {}): Promise<ListCheckpointsResponse> {
     return this.json({ method: 'GET', path: `${sess(sessionId)}/checkpoints`, signal: opts.signal });
   }
 
-  restore(sessionId: string, target: RestoreTarget, opts: CallOptions = {}): Promise<RestoreResponse> {
+  async restore(sessionId: string, target: RestoreTarget, opts: CallOptions = {}): Promise<RestoreResponse> {
     const body = target.checkpointId !== undefined ? { checkpointId: target.checkpointId } : { label: target.label };
     return this.json({ method: 'POST', path: `${sess(sessionId)}/restore`, body, signal: opts.signal });
   }
@@ -554,39 +563,39 @@ export class HttpGatewayClient implements GatewayClient {
   // annotations, approvals, commit
   // -------------------------------------------------------------------------------------------
 
-  addAnnotation(sessionId: string, req: AddAnnotationRequest, opts: CallOptions = {}): Promise<AddAnnotationResponse> {
+  async addAnnotation(sessionId: string, req: AddAnnotationRequest, opts: CallOptions = {}): Promise<AddAnnotationResponse> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}/annotations`, body: req, signal: opts.signal });
   }
 
-  listAnnotations(sessionId: string, opts: ListAnnotationsOptions = {}): Promise<ListAnnotationsResponse> {
+  async listAnnotations(sessionId: string, opts: ListAnnotationsOptions = {}): Promise<ListAnnotationsResponse> {
     return this.json({ method: 'GET', path: `${sess(sessionId)}/annotations`, query: { filePath: opts.filePath }, signal: opts.signal });
   }
 
-  updateAnnotation(sessionId: string, annotationId: string, req: UpdateAnnotationRequest, opts: CallOptions = {}): Promise<UpdateAnnotationResponse> {
+  async updateAnnotation(sessionId: string, annotationId: string, req: UpdateAnnotationRequest, opts: CallOptions = {}): Promise<UpdateAnnotationResponse> {
     return this.json({ method: 'PATCH', path: `${sess(sessionId)}/annotations/${enc(annotationId)}`, body: req, signal: opts.signal });
   }
 
-  requestApproval(sessionId: string, req: RequestApprovalRequest = {}, opts: CallOptions = {}): Promise<RequestApprovalResponse> {
+  async requestApproval(sessionId: string, req: RequestApprovalRequest = {}, opts: CallOptions = {}): Promise<RequestApprovalResponse> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}/request-approval`, body: req, signal: opts.signal });
   }
 
-  grantApproval(sessionId: string, approvalId: string, opts: CallOptions = {}): Promise<void> {
+  async grantApproval(sessionId: string, approvalId: string, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}/approvals/${enc(approvalId)}/grant`, body: {}, signal: opts.signal });
   }
 
-  denyApproval(sessionId: string, approvalId: string, req: DenyApprovalInput = {}, opts: CallOptions = {}): Promise<void> {
+  async denyApproval(sessionId: string, approvalId: string, req: DenyApprovalInput = {}, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}/approvals/${enc(approvalId)}/deny`, body: req, signal: opts.signal });
   }
 
-  listApprovals(sessionId: string, opts: CallOptions = {}): Promise<ListApprovalsResponse> {
+  async listApprovals(sessionId: string, opts: CallOptions = {}): Promise<ListApprovalsResponse> {
     return this.json({ method: 'GET', path: `${sess(sessionId)}/approvals`, signal: opts.signal });
   }
 
-  getApproval(sessionId: string, approvalId: string, opts: CallOptions = {}): Promise<Approval> {
+  async getApproval(sessionId: string, approvalId: string, opts: CallOptions = {}): Promise<Approval> {
     return this.json({ method: 'GET', path: `${sess(sessionId)}/approvals/${enc(approvalId)}`, signal: opts.signal });
   }
 
-  commit(sessionId: string, req: CommitRequest, opts: CallOptions = {}): Promise<CommitResponse> {
+  async commit(sessionId: string, req: CommitRequest, opts: CallOptions = {}): Promise<CommitResponse> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}/commit`, body: req, signal: opts.signal });
   }
 
@@ -594,7 +603,7 @@ export class HttpGatewayClient implements GatewayClient {
   // cache, bus
   // -------------------------------------------------------------------------------------------
 
-  cacheSet(sessionId: string, key: string, value: Buffer | Uint8Array | string, opts: CacheSetOptions = {}): Promise<void> {
+  async cacheSet(sessionId: string, key: string, value: Buffer | Uint8Array | string, opts: CacheSetOptions = {}): Promise<void> {
     return this.none({
       method: 'PUT',
       path: `${sess(sessionId)}/cache/${enc(key)}`,
@@ -608,11 +617,11 @@ export class HttpGatewayClient implements GatewayClient {
     return { found: r.found === true, value: Buffer.from(r.value ?? '', 'base64') };
   }
 
-  cacheDelete(sessionId: string, key: string, opts: CallOptions = {}): Promise<void> {
+  async cacheDelete(sessionId: string, key: string, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'DELETE', path: `${sess(sessionId)}/cache/${enc(key)}`, signal: opts.signal });
   }
 
-  busPublish(sessionId: string, req: BusPublishInput, opts: CallOptions = {}): Promise<void> {
+  async busPublish(sessionId: string, req: BusPublishInput, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}/bus:publish`, body: { topic: req.topic, payload: b64(req.payload) }, signal: opts.signal });
   }
 
@@ -679,15 +688,15 @@ export class HttpGatewayClient implements GatewayClient {
   // filesystem
   // -------------------------------------------------------------------------------------------
 
-  createDir(sessionId: string, req: CreateDirectoryRequest, opts: CallOptions = {}): Promise<void> {
+  async createDir(sessionId: string, req: CreateDirectoryRequest, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}/dirs`, body: req, signal: opts.signal });
   }
 
-  removeDir(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<void> {
+  async removeDir(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'DELETE', path: `${sess(sessionId)}/dirs`, query: { path: req.path }, signal: opts.signal });
   }
 
-  deleteFile(sessionId: string, req: DeleteFileInput, opts: CallOptions = {}): Promise<void> {
+  async deleteFile(sessionId: string, req: DeleteFileInput, opts: CallOptions = {}): Promise<void> {
     return this.none({
       method: 'DELETE',
       path: `${sess(sessionId)}/files`,
@@ -696,15 +705,15 @@ export class HttpGatewayClient implements GatewayClient {
     });
   }
 
-  rename(sessionId: string, req: RenameRequest, opts: CallOptions = {}): Promise<void> {
+  async rename(sessionId: string, req: RenameRequest, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}:rename`, body: req, signal: opts.signal });
   }
 
-  batch(sessionId: string, req: BatchInput, opts: CallOptions = {}): Promise<void> {
+  async batch(sessionId: string, req: BatchInput, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}/batch`, body: { operations: req.operations.map(encodeBatchOp) }, signal: opts.signal });
   }
 
-  patchSegments(sessionId: string, req: PatchSegmentsInput, opts: CallOptions = {}): Promise<PatchSegmentsResponse> {
+  async patchSegments(sessionId: string, req: PatchSegmentsInput, opts: CallOptions = {}): Promise<PatchSegmentsResponse> {
     return this.json({
       method: 'POST',
       path: `${sess(sessionId)}/patchSegments`,
@@ -713,11 +722,11 @@ export class HttpGatewayClient implements GatewayClient {
     });
   }
 
-  createSymlink(sessionId: string, req: CreateSymlinkRequest, opts: CallOptions = {}): Promise<void> {
+  async createSymlink(sessionId: string, req: CreateSymlinkRequest, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}/symlinks`, body: req, signal: opts.signal });
   }
 
-  listSymlinks(sessionId: string, opts: ListSymlinksOptions = {}): Promise<ListSymlinksResponse> {
+  async listSymlinks(sessionId: string, opts: ListSymlinksOptions = {}): Promise<ListSymlinksResponse> {
     return this.json({
       method: 'GET',
       path: `${sess(sessionId)}/symlinks`,
@@ -726,19 +735,19 @@ export class HttpGatewayClient implements GatewayClient {
     });
   }
 
-  readSymlink(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<ReadSymlinkResponse> {
+  async readSymlink(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<ReadSymlinkResponse> {
     return this.json({ method: 'GET', path: `${sess(sessionId)}/readSymlink`, query: { path: req.path }, signal: opts.signal });
   }
 
-  link(sessionId: string, req: LinkRequest, opts: CallOptions = {}): Promise<void> {
+  async link(sessionId: string, req: LinkRequest, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}:link`, body: req, signal: opts.signal });
   }
 
-  unlink(sessionId: string, req: UnlinkRequest, opts: CallOptions = {}): Promise<void> {
+  async unlink(sessionId: string, req: UnlinkRequest, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}:unlink`, body: req, signal: opts.signal });
   }
 
-  getCasExtents(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<GetCasExtentsResponse> {
+  async getCasExtents(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<GetCasExtentsResponse> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}:getCasExtents`, body: { path: req.path }, idempotent: true, signal: opts.signal });
   }
 
@@ -746,7 +755,7 @@ export class HttpGatewayClient implements GatewayClient {
   // xattrs
   // -------------------------------------------------------------------------------------------
 
-  setXattr(sessionId: string, req: SetXattrInput, opts: CallOptions = {}): Promise<void> {
+  async setXattr(sessionId: string, req: SetXattrInput, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}:setXattr`, body: { path: req.path, name: req.name, value: b64(req.value) }, signal: opts.signal });
   }
 
@@ -766,7 +775,7 @@ export class HttpGatewayClient implements GatewayClient {
     return r.names ?? [];
   }
 
-  removeXattr(sessionId: string, req: XattrInput, opts: CallOptions = {}): Promise<void> {
+  async removeXattr(sessionId: string, req: XattrInput, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}:removeXattr`, body: { path: req.path, name: req.name }, signal: opts.signal });
   }
 
@@ -774,15 +783,15 @@ export class HttpGatewayClient implements GatewayClient {
   // POSIX locks
   // -------------------------------------------------------------------------------------------
 
-  getPosixLock(sessionId: string, req: PosixLockInput, opts: CallOptions = {}): Promise<GetPosixLockResponse> {
+  async getPosixLock(sessionId: string, req: PosixLockInput, opts: CallOptions = {}): Promise<GetPosixLockResponse> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}:getPosixLock`, body: encodePosixLock(req), idempotent: true, signal: opts.signal });
   }
 
-  setPosixLock(sessionId: string, req: PosixLockInput, opts: CallOptions = {}): Promise<void> {
+  async setPosixLock(sessionId: string, req: PosixLockInput, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}:setPosixLock`, body: encodePosixLock(req), signal: opts.signal });
   }
 
-  setPosixLockBlocking(sessionId: string, req: SetPosixLockBlockingInput, opts: CallOptions = {}): Promise<void> {
+  async setPosixLockBlocking(sessionId: string, req: SetPosixLockBlockingInput, opts: CallOptions = {}): Promise<void> {
     return this.none({
       method: 'POST',
       path: `${sess(sessionId)}:setPosixLockBlocking`,
@@ -792,11 +801,11 @@ export class HttpGatewayClient implements GatewayClient {
     });
   }
 
-  flock(sessionId: string, req: FlockInput, opts: CallOptions = {}): Promise<void> {
+  async flock(sessionId: string, req: FlockInput, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}:flock`, body: req, longLived: req.blocking === true, signal: opts.signal });
   }
 
-  funlock(sessionId: string, req: FunlockInput, opts: CallOptions = {}): Promise<void> {
+  async funlock(sessionId: string, req: FunlockInput, opts: CallOptions = {}): Promise<void> {
     return this.none({
       method: 'POST',
       path: `${sess(sessionId)}:funlock`,
@@ -805,7 +814,7 @@ export class HttpGatewayClient implements GatewayClient {
     });
   }
 
-  releasePosixLocks(sessionId: string, req: ReleasePosixLocksInput, opts: CallOptions = {}): Promise<ReleasePosixLocksResponse> {
+  async releasePosixLocks(sessionId: string, req: ReleasePosixLocksInput, opts: CallOptions = {}): Promise<ReleasePosixLocksResponse> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}:releasePosixLocks`, body: { owner: req.owner }, signal: opts.signal });
   }
 
@@ -813,23 +822,23 @@ export class HttpGatewayClient implements GatewayClient {
   // file locks
   // -------------------------------------------------------------------------------------------
 
-  lockFile(sessionId: string, req: LockRequest, opts: CallOptions = {}): Promise<LockResponse> {
+  async lockFile(sessionId: string, req: LockRequest, opts: CallOptions = {}): Promise<LockResponse> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}/files/lock`, body: req, signal: opts.signal });
   }
 
-  renewLock(sessionId: string, req: RenewLockRequest, opts: CallOptions = {}): Promise<RenewLockResponse> {
+  async renewLock(sessionId: string, req: RenewLockRequest, opts: CallOptions = {}): Promise<RenewLockResponse> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}/files/renew-lock`, body: req, signal: opts.signal });
   }
 
-  listLocks(sessionId: string, req: ListLocksInput = {}, opts: CallOptions = {}): Promise<ListLocksResponse> {
+  async listLocks(sessionId: string, req: ListLocksInput = {}, opts: CallOptions = {}): Promise<ListLocksResponse> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}/files/list-locks`, body: req, idempotent: true, signal: opts.signal });
   }
 
-  unlockFile(sessionId: string, req: UnlockRequest, opts: CallOptions = {}): Promise<void> {
+  async unlockFile(sessionId: string, req: UnlockRequest, opts: CallOptions = {}): Promise<void> {
     return this.none({ method: 'POST', path: `${sess(sessionId)}/files/unlock`, body: req, signal: opts.signal });
   }
 
-  forceUnlock(sessionId: string, req: ForceUnlockRequest, opts: CallOptions = {}): Promise<ForceUnlockResponse> {
+  async forceUnlock(sessionId: string, req: ForceUnlockRequest, opts: CallOptions = {}): Promise<ForceUnlockResponse> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}/files/force-unlock`, body: req, signal: opts.signal });
   }
 
@@ -837,11 +846,11 @@ export class HttpGatewayClient implements GatewayClient {
   // health, analytics, usage
   // -------------------------------------------------------------------------------------------
 
-  getHealth(sessionId: string, opts: CallOptions = {}): Promise<GetHealthResponse> {
+  async getHealth(sessionId: string, opts: CallOptions = {}): Promise<GetHealthResponse> {
     return this.json({ method: 'GET', path: `${sess(sessionId)}/health`, signal: opts.signal });
   }
 
-  reportHealth(sessionId: string, req: ReportHealthInput, opts: CallOptions = {}): Promise<ReportTestResultsResponse> {
+  async reportHealth(sessionId: string, req: ReportHealthInput, opts: CallOptions = {}): Promise<ReportTestResultsResponse> {
     return this.json({
       method: 'POST',
       path: `${sess(sessionId)}/health/report`,
@@ -850,11 +859,11 @@ export class HttpGatewayClient implements GatewayClient {
     });
   }
 
-  getAnalytics(sessionId: string, opts: CallOptions = {}): Promise<SessionAnalytics> {
+  async getAnalytics(sessionId: string, opts: CallOptions = {}): Promise<SessionAnalytics> {
     return this.json({ method: 'GET', path: `${sess(sessionId)}/analytics`, signal: opts.signal });
   }
 
-  getUsage(opts: GetUsageOptions = {}): Promise<TenantUsage> {
+  async getUsage(opts: GetUsageOptions = {}): Promise<TenantUsage> {
     return this.json({
       method: 'GET',
       path: '/v1/usage',
@@ -863,7 +872,7 @@ export class HttpGatewayClient implements GatewayClient {
     });
   }
 
-  getCasMetrics(opts: CallOptions = {}): Promise<CasMetrics> {
+  async getCasMetrics(opts: CallOptions = {}): Promise<CasMetrics> {
     return this.json({ method: 'GET', path: '/v1/metrics/cas', signal: opts.signal });
   }
 
@@ -871,11 +880,11 @@ export class HttpGatewayClient implements GatewayClient {
   // sources
   // -------------------------------------------------------------------------------------------
 
-  createSource(req: CreateSourceRequest, opts: CallOptions = {}): Promise<Source> {
+  async createSource(req: CreateSourceRequest, opts: CallOptions = {}): Promise<Source> {
     return this.json({ method: 'POST', path: '/v1/sources', body: req, signal: opts.signal });
   }
 
-  listSources(opts: ListSourcesOptions = {}): Promise<ListSourcesResponse> {
+  async listSources(opts: ListSourcesOptions = {}): Promise<ListSourcesResponse> {
     return this.json({
       method: 'GET',
       path: '/v1/sources',
@@ -884,23 +893,23 @@ export class HttpGatewayClient implements GatewayClient {
     });
   }
 
-  getSource(sourceId: string, opts: CallOptions = {}): Promise<Source> {
+  async getSource(sourceId: string, opts: CallOptions = {}): Promise<Source> {
     return this.json({ method: 'GET', path: `/v1/sources/${enc(sourceId)}`, signal: opts.signal });
   }
 
-  startImport(sourceId: string, req: StartImportRequest = {}, opts: CallOptions = {}): Promise<ImportJob> {
+  async startImport(sourceId: string, req: StartImportRequest = {}, opts: CallOptions = {}): Promise<ImportJob> {
     return this.json({ method: 'POST', path: `/v1/sources/${enc(sourceId)}/startImport`, body: req, signal: opts.signal });
   }
 
-  refreshSource(sourceId: string, req: RefreshSourceRequest = {}, opts: CallOptions = {}): Promise<ImportJob> {
+  async refreshSource(sourceId: string, req: RefreshSourceRequest = {}, opts: CallOptions = {}): Promise<ImportJob> {
     return this.json({ method: 'POST', path: `/v1/sources/${enc(sourceId)}/refresh`, body: req, signal: opts.signal });
   }
 
-  promoteSession(sourceId: string, req: PromoteSessionRequest, opts: CallOptions = {}): Promise<ImportJob> {
+  async promoteSession(sourceId: string, req: PromoteSessionRequest, opts: CallOptions = {}): Promise<ImportJob> {
     return this.json({ method: 'POST', path: `/v1/sources/${enc(sourceId)}/promoteSession`, body: req, signal: opts.signal });
   }
 
-  getJob(sourceId: string, jobId: string, opts: CallOptions = {}): Promise<ImportJob> {
+  async getJob(sourceId: string, jobId: string, opts: CallOptions = {}): Promise<ImportJob> {
     return this.json({ method: 'GET', path: `/v1/sources/${enc(sourceId)}/jobs/${enc(jobId)}`, signal: opts.signal });
   }
 
@@ -908,7 +917,7 @@ export class HttpGatewayClient implements GatewayClient {
   // events, secrets, gateway
   // -------------------------------------------------------------------------------------------
 
-  listEvents(sessionId: string, opts: ListEventsOptions = {}): Promise<ListEventsResponse> {
+  async listEvents(sessionId: string, opts: ListEventsOptions = {}): Promise<ListEventsResponse> {
     return this.json({
       method: 'GET',
       path: `${sess(sessionId)}/events`,
@@ -925,23 +934,23 @@ export class HttpGatewayClient implements GatewayClient {
     });
   }
 
-  listSecrets(sessionId: string, opts: SecretScopeOptions = {}): Promise<ListSecretsResponse> {
+  async listSecrets(sessionId: string, opts: SecretScopeOptions = {}): Promise<ListSecretsResponse> {
     return this.json({ method: 'GET', path: `${sess(sessionId)}/secrets`, query: { scope: opts.scope }, signal: opts.signal });
   }
 
-  setSecret(sessionId: string, secretName: string, req: SetSecretRequest, opts: CallOptions = {}): Promise<SetSecretResponse> {
+  async setSecret(sessionId: string, secretName: string, req: SetSecretRequest, opts: CallOptions = {}): Promise<SetSecretResponse> {
     return this.json({ method: 'PUT', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, body: req, signal: opts.signal });
   }
 
-  getSecret(sessionId: string, secretName: string, opts: CallOptions = {}): Promise<GetSecretResponse> {
+  async getSecret(sessionId: string, secretName: string, opts: CallOptions = {}): Promise<GetSecretResponse> {
     return this.json({ method: 'GET', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, signal: opts.signal });
   }
 
-  deleteSecret(sessionId: string, secretName: string, opts: SecretScopeOptions = {}): Promise<DeleteSecretResponse> {
+  async deleteSecret(sessionId: string, secretName: string, opts: SecretScopeOptions = {}): Promise<DeleteSecretResponse> {
     return this.json({ method: 'DELETE', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, query: { scope: opts.scope }, signal: opts.signal });
   }
 
-  health(opts: CallOptions = {}): Promise<HealthzResponse> {
+  async health(opts: CallOptions = {}): Promise<HealthzResponse> {
     return this.json({ method: 'GET', path: '/v1/healthz', auth: false, signal: opts.signal });
   }
 
