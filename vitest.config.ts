@@ -8,6 +8,7 @@ export default defineConfig({
     // Real FUSE mounts and real gateways: keep files in separate forks, two at a time on a 2-core box.
     pool: 'forks',
     maxWorkers: 2,
+    globalSetup: ['./test/helpers/global-setup.ts'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });
