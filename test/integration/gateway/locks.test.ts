@@ -3,9 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../../../src/gateway/server.js';
 import { ManualClock } from '../../../src/shared/clock.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
-import { newId, sha256 } from '../../../src/shared/digest.js';
-import { S_IFREG } from '../../../src/gateway/store/tree-store.js';
-import { parentOf } from '../../../src/gateway/http/validate.js';
 
 // ---- harness: a gateway with a ManualClock, sessions and files --------------------------------------
 
@@ -37,47 +34,18 @@ async function startHarness(): Promise<Harness> {
   };
 }
 
-// Until routes/sessions.ts and routes/files.ts land, fall back to the core directly when the HTTP
-// route does not exist yet ("no route" 404).
-const noRoute = (r: { status: number; body: any }) => r.status === 404 && typeof r.body?.message === 'string' && r.body.message.startsWith('no route');
-
 /** A new empty session of the caller's tenant, via POST /v1/sessions. */
 async function createSession(h: Harness, token?: string): Promise<string> {
   const r = await h.call('POST', '/v1/sessions', {}, { token });
-  if (!noRoute(r)) {
-    expect(r.status).toBe(200);
-    return r.body.id as string;
-  }
-  const p = h.gw.core.auth.authenticate(`Bearer ${token ?? h.gw.token}`);
-  const id = newId('sess');
-  const now = h.gw.core.clock.now();
-  const root = h.gw.core.trees.emptyTree;
-  h.gw.core.db
-    .prepare('INSERT INTO sessions (id, tenant_id, root, base_root, status, tags, base_fingerprint, created_by, created_at, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-    .run(id, p.tenantId, root, root, 'SESSION_STATUS_ACTIVE', '{}', '', p.principalId, now, now);
-  return id;
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return r.body.id as string;
 }
 
 /** Write files through the batch route (parents are created as needed). */
 async function writeFiles(h: Harness, sessionId: string, files: Record<string, string>): Promise<void> {
   const operations = Object.entries(files).map(([path, text]) => ({ write: { path, content: Buffer.from(text).toString('base64') } }));
   const r = await h.call('POST', `/v1/sessions/${sessionId}/batch`, { operations });
-  if (!noRoute(r)) {
-    expect(r.status, JSON.stringify(r.body)).toBe(200);
-    return;
-  }
-  const core = h.gw.core;
-  const tenantId = core.sessions.reload(sessionId).tenant_id;
-  for (const [path, text] of Object.entries(files)) {
-    const buf = Buffer.from(text);
-    const x = await core.content.putContent(tenantId, buf);
-    await core.sessions.withLock(sessionId, async () =>
-      core.sessions.apply(sessionId, (ed) => {
-        ed.mkdirs(parentOf(path));
-        ed.set(path, { t: 'f', m: S_IFREG | 0o644, mt: core.clock.now(), s: buf.length, h: sha256(buf), x });
-      }),
-    );
-  }
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
 }
 
 function events(h: Harness, sessionId: string): Array<{ type: string; details: Record<string, string> }> {

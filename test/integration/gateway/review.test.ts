@@ -1,65 +1,31 @@
 // Annotations and approvals against a real gateway (seeds §6, §7, §8, §32).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../../helpers/start-gateway.js';
-import { newId, sha256 } from '../../../src/shared/digest.js';
-import { S_IFREG } from '../../../src/gateway/store/tree-store.js';
-import { parentOf } from '../../../src/gateway/http/validate.js';
+import { sha256 } from '../../../src/shared/digest.js';
 
-// Until routes/sessions.ts and routes/files.ts land, fall back to the core directly when the HTTP
-// route does not exist yet ("no route" 404).
-const noRoute = (r: { status: number; body: any }) => r.status === 404 && typeof r.body?.message === 'string' && r.body.message.startsWith('no route');
-
-async function createSession(t: TestGateway, token?: string): Promise<string> {
+/** A new empty session of the caller's tenant, via POST /v1/sessions. */
+async function createSession(token?: string): Promise<string> {
   const r = await call('POST', '/v1/sessions', {}, token);
-  if (!noRoute(r)) {
-    expect(r.status).toBe(200);
-    return r.body.id as string;
-  }
-  const p = t.gw.core.auth.authenticate(`Bearer ${token ?? t.token}`);
-  const id = newId('sess');
-  const now = t.gw.core.clock.now();
-  const root = t.gw.core.trees.emptyTree;
-  t.gw.core.db
-    .prepare('INSERT INTO sessions (id, tenant_id, root, base_root, status, tags, base_fingerprint, created_by, created_at, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-    .run(id, p.tenantId, root, root, 'SESSION_STATUS_ACTIVE', '{}', '', p.principalId, now, now);
-  return id;
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return r.body.id as string;
 }
 
-/** Write files (batch route, or the core directly); returns each file's content hash. */
-async function writeFiles(t: TestGateway, sessionId: string, files: Record<string, string>): Promise<Record<string, string>> {
-  const hashes = Object.fromEntries(Object.entries(files).map(([p, text]) => [p, sha256(Buffer.from(text))]));
+/** Write files through the batch route; returns each file's content hash. */
+async function writeFiles(sessionId: string, files: Record<string, string>): Promise<Record<string, string>> {
   const operations = Object.entries(files).map(([path, text]) => ({ write: { path, content: Buffer.from(text).toString('base64') } }));
   const r = await call('POST', `/v1/sessions/${sessionId}/batch`, { operations });
-  if (!noRoute(r)) {
-    expect(r.status, JSON.stringify(r.body)).toBe(200);
-    return hashes;
-  }
-  const core = t.gw.core;
-  const tenantId = core.sessions.reload(sessionId).tenant_id;
-  for (const [path, text] of Object.entries(files)) {
-    const buf = Buffer.from(text);
-    const x = await core.content.putContent(tenantId, buf);
-    await core.sessions.withLock(sessionId, async () =>
-      core.sessions.apply(sessionId, (ed) => {
-        ed.mkdirs(parentOf(path));
-        ed.set(path, { t: 'f', m: S_IFREG | 0o644, mt: core.clock.now(), s: buf.length, h: sha256(buf), x });
-      }),
-    );
-  }
-  return hashes;
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return Object.fromEntries(Object.entries(files).map(([p, text]) => [p, sha256(Buffer.from(text))]));
 }
 
-/** Session status as GET /v1/sessions/{id} reports it (or the row, until that route exists). */
-async function sessionStatus(t: TestGateway, sessionId: string): Promise<string> {
+/** Session status as GET /v1/sessions/{id} reports it. */
+async function sessionStatus(sessionId: string): Promise<string> {
   const r = await call('GET', `/v1/sessions/${sessionId}`);
-  if (!noRoute(r)) {
-    expect(r.status).toBe(200);
-    return r.body.status;
-  }
-  return (t.gw.core.db.prepare('SELECT status FROM sessions WHERE id = ?').get(sessionId) as { status: string }).status;
+  expect(r.status).toBe(200);
+  return r.body.status;
 }
 
-function events(t: TestGateway, sessionId: string): Array<{ type: string; details: Record<string, string> }> {
+function events(sessionId: string): Array<{ type: string; details: Record<string, string> }> {
   return (t.gw.core.db.prepare('SELECT event_type, details FROM events WHERE session_id = ? ORDER BY seq').all(sessionId) as Array<{ event_type: string; details: string }>).map(
     (e) => ({ type: e.event_type, details: JSON.parse(e.details) }),
   );
@@ -80,8 +46,8 @@ let sid: string;
 let hashes: Record<string, string>;
 beforeAll(async () => {
   t = await startTestGateway();
-  sid = await createSession(t);
-  hashes = await writeFiles(t, sid, { '/src/main.ts': MAIN_TS, '/tests/main.test.ts': 'test\n', '/src/other.ts': 'other\n' });
+  sid = await createSession();
+  hashes = await writeFiles(sid, { '/src/main.ts': MAIN_TS, '/tests/main.test.ts': 'test\n', '/src/other.ts': 'other\n' });
 });
 afterAll(async () => {
   await t?.close();
@@ -190,7 +156,7 @@ describe('annotations (seed §6)', () => {
     const missing = await call('POST', `/v1/sessions/${sid}/annotations`, { filePath: '/src/nope.ts', comment: 'x' });
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe(5);
-    const other = await createSession(t);
+    const other = await createSession();
     const cross = await call('PATCH', `/v1/sessions/${other}/annotations/${annotationId}`, { newStatus: 'ANNOTATION_STATUS_RESOLVED' });
     expect(cross.body.code).toBe(5);
     expect((await call('GET', `/v1/sessions/${other}/annotations`)).body).toEqual({ annotations: [] });
@@ -238,7 +204,7 @@ describe('annotations (seed §6)', () => {
 
   it('a comment made against old content is refused after the file changes', async () => {
     const before = hashes['/src/other.ts'];
-    const next = await writeFiles(t, sid, { '/src/other.ts': 'other v2\n' });
+    const next = await writeFiles(sid, { '/src/other.ts': 'other v2\n' });
     const r = await call('POST', `/v1/sessions/${sid}/annotations`, { filePath: '/src/other.ts', expectedContentHash: before, comment: 'late' });
     expect(r.body.code).toBe(9);
     const ok = await call('POST', `/v1/sessions/${sid}/annotations`, { filePath: '/src/other.ts', expectedContentHash: next['/src/other.ts'], comment: 'fresh' });
@@ -246,7 +212,7 @@ describe('annotations (seed §6)', () => {
   });
 
   it('records AddAnnotation and UpdateAnnotation events', () => {
-    const ev = events(t, sid).filter((e) => e.type.startsWith('v1.AnnotationService.'));
+    const ev = events(sid).filter((e) => e.type.startsWith('v1.AnnotationService.'));
     expect(ev[0]).toEqual({ type: 'v1.AnnotationService.AddAnnotation', details: { filePath: '/src/main.ts', annotationId } });
     expect(ev).toContainEqual({ type: 'v1.AnnotationService.UpdateAnnotation', details: { annotationId, status: 'ANNOTATION_STATUS_RESOLVED' } });
   });
@@ -260,13 +226,20 @@ describe('approvals (seeds §7, §8, §32)', () => {
   let approvalId: string;
 
   it('requests approval with the seed body; the session becomes PENDING_APPROVAL', async () => {
-    expect(await sessionStatus(t, sid)).toBe('SESSION_STATUS_ACTIVE');
+    expect(await sessionStatus(sid)).toBe('SESSION_STATUS_ACTIVE');
     const r = await call('POST', `/v1/sessions/${sid}/request-approval`, SEED_REQUEST);
     expect(r.status).toBe(200);
     expect(Object.keys(r.body)).toEqual(['approvalId']);
     expect(r.body.approvalId).toMatch(/^appr_[0-9A-Z]{26}$/);
     approvalId = r.body.approvalId;
-    expect(await sessionStatus(t, sid)).toBe('SESSION_STATUS_PENDING_APPROVAL');
+    expect(await sessionStatus(sid)).toBe('SESSION_STATUS_PENDING_APPROVAL');
+  });
+
+  it('commit is refused while the approval is pending (9, naming the approval)', async () => {
+    const r = await call('POST', `/v1/sessions/${sid}/commit`, { message: 'Fix login validation', author: { name: 'Alice Example', email: 'alice@example.com' }, gitBranch: { branchName: 'fix/login-validation' } });
+    expect(r.status).toBe(400);
+    expect(r.body.code).toBe(9);
+    expect(r.body.message).toContain(approvalId);
   });
 
   it('refuses a second request while one is pending (9)', async () => {
@@ -298,7 +271,7 @@ describe('approvals (seeds §7, §8, §32)', () => {
   it('grants with the seed body ({} → {}); the session returns to ACTIVE', async () => {
     const r = await call('POST', `/v1/sessions/${sid}/approvals/${approvalId}/grant`, {});
     expect(r).toEqual({ status: 200, body: {} });
-    expect(await sessionStatus(t, sid)).toBe('SESSION_STATUS_ACTIVE');
+    expect(await sessionStatus(sid)).toBe('SESSION_STATUS_ACTIVE');
     const one = await call('GET', `/v1/sessions/${sid}/approvals/${approvalId}`);
     expect(one.body.state).toBe('APPROVAL_STATE_GRANTED');
     expect(one.body.resolvedAt).toMatch(RFC3339);
@@ -317,11 +290,11 @@ describe('approvals (seeds §7, §8, §32)', () => {
     const req = await call('POST', `/v1/sessions/${sid}/request-approval`, SEED_REQUEST);
     const id2 = req.body.approvalId;
     expect(id2).not.toBe(approvalId);
-    expect(await sessionStatus(t, sid)).toBe('SESSION_STATUS_PENDING_APPROVAL');
+    expect(await sessionStatus(sid)).toBe('SESSION_STATUS_PENDING_APPROVAL');
     const feedback = 'Split the generated changes into smaller checkpoints and rerun tests before requesting approval again.';
     const r = await call('POST', `/v1/sessions/${sid}/approvals/${id2}/deny`, { feedback });
     expect(r).toEqual({ status: 200, body: {} });
-    expect(await sessionStatus(t, sid)).toBe('SESSION_STATUS_ACTIVE');
+    expect(await sessionStatus(sid)).toBe('SESSION_STATUS_ACTIVE');
     const one = await call('GET', `/v1/sessions/${sid}/approvals/${id2}`);
     expect(one.body).toMatchObject({ approvalId: id2, state: 'APPROVAL_STATE_DENIED', feedback });
     expect(one.body.resolvedAt).toMatch(RFC3339);
@@ -348,15 +321,15 @@ describe('approvals (seeds §7, §8, §32)', () => {
   });
 
   it("another session's approval is not found; another tenant cannot see the session", async () => {
-    const other = await createSession(t);
+    const other = await createSession();
     const req = await call('POST', `/v1/sessions/${other}/request-approval`, { reason: 'R' });
     const otherId = req.body.approvalId;
     const cross = await call('POST', `/v1/sessions/${sid}/approvals/${otherId}/grant`, {});
     expect(cross.body).toEqual({ code: 5, message: `approval ${otherId} was not found for session ${sid}`, details: [] });
     // Still pending in its own session.
     expect((await call('GET', `/v1/sessions/${other}/approvals/${otherId}`)).body.state).toBe('APPROVAL_STATE_PENDING');
-    expect(await sessionStatus(t, other)).toBe('SESSION_STATUS_PENDING_APPROVAL');
-    expect(await sessionStatus(t, sid)).toBe('SESSION_STATUS_ACTIVE');
+    expect(await sessionStatus(other)).toBe('SESSION_STATUS_PENDING_APPROVAL');
+    expect(await sessionStatus(sid)).toBe('SESSION_STATUS_ACTIVE');
     const tok = await t.tokenFor('tenant-b');
     for (const [m, p] of [
       ['POST', `/v1/sessions/${other}/request-approval`],
@@ -373,7 +346,7 @@ describe('approvals (seeds §7, §8, §32)', () => {
   });
 
   it('validates the request (code 3)', async () => {
-    const s2 = await createSession(t);
+    const s2 = await createSession();
     const cases: Array<[object, string]> = [
       [{}, 'reason'],
       [{ reason: '' }, 'reason'],
@@ -390,7 +363,7 @@ describe('approvals (seeds §7, §8, §32)', () => {
       expect(r.body.code).toBe(3);
       expect(r.body.message).toContain(field);
     }
-    expect(await sessionStatus(t, s2)).toBe('SESSION_STATUS_ACTIVE');
+    expect(await sessionStatus(s2)).toBe('SESSION_STATUS_ACTIVE');
     const badFeedback = await call('POST', `/v1/sessions/${s2}/approvals/appr_x/deny`, { feedback: 12 });
     expect(badFeedback.body.code).toBe(3);
     const noSession = await call('POST', '/v1/sessions/sess_nope/request-approval', { reason: 'R' });
@@ -398,7 +371,7 @@ describe('approvals (seeds §7, §8, §32)', () => {
   });
 
   it('records RequestApproval, GrantApproval and DenyApproval events', () => {
-    const ev = events(t, sid).filter((e) => e.type.startsWith('v1.ApprovalService.'));
+    const ev = events(sid).filter((e) => e.type.startsWith('v1.ApprovalService.'));
     expect(ev.map((e) => e.type)).toEqual([
       'v1.ApprovalService.RequestApproval',
       'v1.ApprovalService.GrantApproval',

@@ -3,26 +3,12 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../../helpers/start-gateway.js';
-import { newId } from '../../../src/shared/digest.js';
 
-// Until routes/sessions.ts lands, fall back to inserting the session row when POST /v1/sessions
-// does not exist yet ("no route" 404).
-const noRoute = (r: { status: number; body: any }) => r.status === 404 && typeof r.body?.message === 'string' && r.body.message.startsWith('no route');
-
-async function createSession(t: TestGateway, token?: string): Promise<string> {
+/** A new empty session of the caller's tenant, via POST /v1/sessions. */
+async function createSession(token?: string): Promise<string> {
   const r = await t.call('POST', '/v1/sessions', {}, token);
-  if (!noRoute(r)) {
-    expect(r.status).toBe(200);
-    return r.body.id as string;
-  }
-  const p = t.gw.core.auth.authenticate(`Bearer ${token ?? t.token}`);
-  const id = newId('sess');
-  const now = t.gw.core.clock.now();
-  const root = t.gw.core.trees.emptyTree;
-  t.gw.core.db
-    .prepare('INSERT INTO sessions (id, tenant_id, root, base_root, status, tags, base_fingerprint, created_by, created_at, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-    .run(id, p.tenantId, root, root, 'SESSION_STATUS_ACTIVE', '{}', '', p.principalId, now, now);
-  return id;
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return r.body.id as string;
 }
 
 const SEED_VALUE = 'npm_xxxxxxxxxxxxxxxxx';
@@ -37,7 +23,7 @@ const call = async (method: string, p: string, body?: unknown, token?: string | 
 };
 beforeAll(async () => {
   t = await startTestGateway();
-  sid = await createSession(t);
+  sid = await createSession();
 });
 afterAll(async () => {
   await t?.close();
@@ -81,7 +67,7 @@ describe('secrets (seed §31)', () => {
   it('tenant scope is visible from every session of the tenant; the session scope shadows it', async () => {
     const put = await call('PUT', `/v1/sessions/${sid}/secrets/DEPLOY_KEY`, { secretValue: 'tenant-wide', scope: 'SECRET_SCOPE_TENANT' });
     expect(put.body).toEqual({ secretName: 'DEPLOY_KEY', scope: 'SECRET_SCOPE_TENANT' });
-    const s2 = await createSession(t);
+    const s2 = await createSession();
     expect((await call('GET', `/v1/sessions/${s2}/secrets/DEPLOY_KEY`)).body).toEqual({ secretName: 'DEPLOY_KEY', secretValue: 'tenant-wide' });
     // Session secrets of sid are not visible from s2.
     expect((await call('GET', `/v1/sessions/${s2}/secrets/NPM_TOKEN`)).body.code).toBe(5);
@@ -121,7 +107,7 @@ describe('secrets (seed §31)', () => {
       expect(r.body.code).toBe(5);
       expect(JSON.stringify(r.body)).not.toContain(SEED_VALUE);
     }
-    const own = await createSession(t, tok);
+    const own = await createSession(tok);
     expect((await call('GET', `/v1/sessions/${own}/secrets`, undefined, tok)).body).toEqual({ secrets: [] });
     expect((await call('GET', `/v1/sessions/${own}/secrets/SHARED`, undefined, tok)).body.code).toBe(5);
     expect((await call('GET', `/v1/sessions/${sid}/secrets/NPM_TOKEN`)).body.secretValue).toBe(SEED_VALUE);
@@ -199,7 +185,7 @@ describe('secrets (seed §31)', () => {
   });
 
   it('a ciphertext copied to another session or name does not decrypt (AAD binds the row)', async () => {
-    const s2 = await createSession(t);
+    const s2 = await createSession();
     const db = t.gw.core.db;
     const src = db.prepare("SELECT * FROM secrets WHERE session_id = ? AND name = 'CANARY_SECRET'").get(sid) as Record<string, unknown>;
     db.prepare('INSERT INTO secrets (tenant_id, scope, session_id, name, ciphertext, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
