@@ -175,7 +175,7 @@ export const MIGRATIONS: string[] = [
     event_type TEXT NOT NULL,
     details TEXT NOT NULL                 -- JSON object of strings
   );
-  CREATE INDEX events_by_session ON events(session_id, timestamp, seq);
+  CREATE INDEX events_by_session ON events(session_id, seq);      -- pages are read in seq order
 
   -- health, secrets, usage ---------------------------------------------------------------------------
   CREATE TABLE health (
