@@ -14,8 +14,14 @@ export interface FuseMountOptions {
   mountpoint: string;
   fsname: string;
   readOnly?: boolean;
-  /** Kernel cache lifetime for attributes and entries, seconds (default 1). */
+  /**
+   * Kernel cache lifetime for attributes, seconds. Default 0: FUSE 2 gives us no way to tell the
+   * kernel that an attribute changed (a hard link written through its other name, a remote
+   * change), so attributes are always asked for (they are answered from memory).
+   */
   attrTimeout?: number;
+  /** Kernel cache lifetime for name lookups, seconds (default 1). */
+  entryTimeout?: number;
   debug?: boolean;
   logger: Logger;
 }
@@ -34,7 +40,8 @@ export async function mountWithFuseNative(fs: SessionFilesystem, opts: FuseMount
   const Fuse: new (...args: any[]) => any = require('fuse-native');
   const log = opts.logger;
   const counters: OpCounters = { ops: {}, errors: {} };
-  const timeout = opts.attrTimeout ?? 1;
+  const attrTimeout = opts.attrTimeout ?? 0;
+  const entryTimeout = opts.entryTimeout ?? 1;
 
   // Subclass: pass fd to fgetattr (upstream drops it) and add mount options upstream lacks.
   class AetherFuse extends Fuse {
@@ -45,8 +52,8 @@ export async function mountWithFuseNative(fs: SessionFilesystem, opts: FuseMount
         'big_writes',
         'max_write=131072',
         'max_read=131072',
-        `attr_timeout=${timeout}`,
-        `entry_timeout=${timeout}`,
+        `attr_timeout=${attrTimeout}`,
+        `entry_timeout=${entryTimeout}`,
         'negative_timeout=0',
         `fsname=${opts.fsname.replace(/[,\s]/g, '_')}`,
         'subtype=aether',

@@ -41,7 +41,9 @@ export interface GatewayProc {
 export async function startGatewayProcess(dataDir: string): Promise<GatewayProc> {
   const script = `
     const m = await import(${JSON.stringify(path.join(DIST, 'gateway', 'server.js'))});
-    const g = await m.startGateway({ dataDir: ${JSON.stringify(dataDir)}, port: 0 });
+    const l = await import(${JSON.stringify(path.join(DIST, 'shared', 'log.js'))});
+    const logger = l.createLogger((line) => process.stderr.write(line), 'info');
+    const g = await m.startGateway({ dataDir: ${JSON.stringify(dataDir)}, port: 0, logger });
     console.log(JSON.stringify({ url: g.url, token: g.token }));
     const stop = async () => { await g.close(); process.exit(0); };
     process.on('SIGTERM', stop); process.on('SIGINT', stop);

@@ -49,16 +49,23 @@ export function isUnder(p: string, prefix: string): boolean {
   return p === prefix || p.startsWith(prefix + '/');
 }
 
-const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]{3})?$/;
-const B64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+const B64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
+const B64URL_CHARS = /^[A-Za-z0-9_-]*={0,2}$/;
 
-/** Decode a proto3-JSON `bytes` field (standard or URL-safe base64). Missing → empty buffer. */
+/**
+ * Decode a proto3-JSON `bytes` field (standard or URL-safe base64, padding optional). Missing →
+ * empty buffer. Validation is linear-time (no backtracking), so multi-megabyte payloads are fine.
+ */
 export function parseBytes(v: unknown, field: string): Buffer {
   if (v === undefined || v === null || v === '') return Buffer.alloc(0);
   if (typeof v !== 'string') throw invalidArgument(`${field} must be a base64 string`);
-  const s = v.replace(/\s+/g, '');
-  if (!B64.test(s) && !(B64URL.test(s) && s.length % 4 !== 1)) throw invalidArgument(`${field} is not valid base64`);
-  return Buffer.from(s, s.includes('-') || s.includes('_') ? 'base64url' : 'base64');
+  const s = /\s/.test(v) ? v.replace(/\s+/g, '') : v;
+  const url = !B64_CHARS.test(s);
+  if (url && !B64URL_CHARS.test(s)) throw invalidArgument(`${field} is not valid base64`);
+  const body = s.replace(/=+$/, '');
+  const padded = s.length !== body.length;
+  if (body.length % 4 === 1 || (padded && s.length % 4 !== 0)) throw invalidArgument(`${field} is not valid base64`);
+  return Buffer.from(s, url ? 'base64url' : 'base64');
 }
 
 /** Parse a proto3-JSON int64 (string or number). Missing → `dflt`. */
