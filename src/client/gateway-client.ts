@@ -317,8 +317,10 @@ export interface ListEventsOptions extends PageOptions {
   startTime?: string;
   /** RFC 3339; events before. */
   endTime?: string;
-  /** Extension: only events of this type. */
-  eventType?: SessionEventType;
+  /** Extension: only events of this type (several = any of them). */
+  eventType?: SessionEventType | SessionEventType[];
+  /** Extension: only events recorded after this event id (a cursor for long-polling). */
+  afterEventId?: string;
   /**
    * Extension: long-poll. When no event matches yet, the gateway holds the request up to this
    * many seconds. The client applies no body timeout to such calls; use `signal` to stop early.
@@ -514,7 +516,7 @@ export interface GatewayClient {
   /** `PUT /v1/sessions/{sessionId}/secrets/{secretName}`. */
   setSecret(sessionId: string, secretName: string, req: SetSecretRequest, opts?: CallOptions): Promise<SetSecretResponse>;
   /** `GET /v1/sessions/{sessionId}/secrets/{secretName}`. The value is never logged. */
-  getSecret(sessionId: string, secretName: string, opts?: CallOptions): Promise<GetSecretResponse>;
+  getSecret(sessionId: string, secretName: string, opts?: SecretScopeOptions): Promise<GetSecretResponse>;
   /** `DELETE /v1/sessions/{sessionId}/secrets/{secretName}`. */
   deleteSecret(sessionId: string, secretName: string, opts?: SecretScopeOptions): Promise<DeleteSecretResponse>;
 

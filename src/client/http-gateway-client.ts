@@ -152,6 +152,12 @@ export interface HttpGatewayClientConfig {
   keepAliveTimeoutMs?: number;
   userAgent?: string;
   logger?: Logger;
+  /**
+   * Sent as `x-aether-client-id` on every request; the gateway records it in the details of the
+   * events this client causes (an Aether extension), so a mount can skip its own changes.
+   * 1–128 characters of [A-Za-z0-9_.:-].
+   */
+  clientId?: string;
 }
 
 /** Counters since the client was created. */
@@ -309,6 +315,7 @@ export class HttpGatewayClient implements GatewayClient {
   private readonly timeoutMs: number;
   private readonly policy: RetryPolicy;
   private readonly userAgent: string;
+  private readonly clientId?: string;
   private readonly logger: Logger;
   private readonly pool: Pool;
   private readonly keepAliveTimeoutMs: number;
@@ -338,6 +345,11 @@ export class HttpGatewayClient implements GatewayClient {
       maxDelayMs: config.retryMaxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
     };
     this.userAgent = config.userAgent ?? `aether/${CLIENT_VERSION} node/${process.versions.node}`;
+    // The gateway ignores ids outside this alphabet; fail loudly instead of silently losing them.
+    if (config.clientId !== undefined && !/^[A-Za-z0-9_.:-]{1,128}$/.test(config.clientId)) {
+      throw new UserError('AETHER_GATEWAY_BAD_CLIENT_ID', `invalid client id ${JSON.stringify(config.clientId)}: use 1-128 of [A-Za-z0-9_.:-]`);
+    }
+    this.clientId = config.clientId;
     this.logger = config.logger ?? nullLogger;
     this.keepAliveTimeoutMs = config.keepAliveTimeoutMs ?? 30_000;
     this.pool = new Pool(this.origin, {
@@ -406,6 +418,7 @@ export class HttpGatewayClient implements GatewayClient {
   private async exchange(spec: RequestSpec, op: string, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { 'user-agent': this.userAgent, accept: 'application/json', ...spec.headers };
     if (spec.auth !== false && this.token) headers.authorization = `Bearer ${this.token}`;
+    if (this.clientId) headers['x-aether-client-id'] = this.clientId;
     let body: Buffer | undefined;
     if (spec.body !== undefined) {
       body = Buffer.from(JSON.stringify(spec.body), 'utf8');
@@ -927,6 +940,7 @@ export class HttpGatewayClient implements GatewayClient {
         pageSize: opts.pageSize,
         pageToken: opts.pageToken || undefined,
         eventType: opts.eventType,
+        afterEventId: opts.afterEventId,
         waitSeconds: opts.waitSeconds,
       },
       longLived: (opts.waitSeconds ?? 0) > 0,
@@ -942,8 +956,8 @@ export class HttpGatewayClient implements GatewayClient {
     return this.json({ method: 'PUT', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, body: req, signal: opts.signal });
   }
 
-  async getSecret(sessionId: string, secretName: string, opts: CallOptions = {}): Promise<GetSecretResponse> {
-    return this.json({ method: 'GET', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, signal: opts.signal });
+  async getSecret(sessionId: string, secretName: string, opts: SecretScopeOptions = {}): Promise<GetSecretResponse> {
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, query: { scope: opts.scope }, signal: opts.signal });
   }
 
   async deleteSecret(sessionId: string, secretName: string, opts: SecretScopeOptions = {}): Promise<DeleteSecretResponse> {

@@ -84,6 +84,16 @@ describe('headers and paths', () => {
     expect(r.body).toEqual({ initialTags: { task: 't' } });
   });
 
+  it('clientId is sent as x-aether-client-id; invalid ids are rejected', async () => {
+    const cc = new HttpGatewayClient({ baseUrl: base, token: TOKEN, clientId: 'mnt-abc.1:2' });
+    await cc.getSession('s1');
+    await cc.close();
+    expect(last().headers['x-aether-client-id']).toBe('mnt-abc.1:2');
+    await c.getSession('s1');
+    expect(last().headers['x-aether-client-id']).toBeUndefined();
+    expect(() => new HttpGatewayClient({ baseUrl: base, clientId: 'has space' })).toThrow(/invalid client id/);
+  });
+
   it('health() sends no token', async () => {
     reply = (_r, _q, res) => sendJson(res, 200, { status: 'SERVING', version: '1' });
     expect(await c.health()).toEqual({ status: 'SERVING', version: '1' });
