@@ -81,13 +81,14 @@ export class RemoteWatcher {
 
   private async run(): Promise<void> {
     const interval = this.opts.intervalMs ?? 500;
-    let startTime = new Date((this.opts.since ?? Date.now()) - 2000).toISOString();
+    const startTime = new Date((this.opts.since ?? Date.now()) - 2000).toISOString();
     let pageToken: string | undefined;
+    let afterEventId: string | undefined;
     let failures = 0;
     while (this.running) {
       try {
         const res = await this.opts.client.listEvents(this.opts.sessionId, {
-          ...(pageToken ? { pageToken } : { startTime }),
+          ...(pageToken ? { pageToken } : afterEventId ? { afterEventId } : { startTime }),
           pageSize: 500,
           waitSeconds: this.opts.waitSeconds ?? 5,
           signal: this.abort.signal,
@@ -101,7 +102,7 @@ export class RemoteWatcher {
           if (!ev.eventId || this.seen.has(ev.eventId)) continue;
           this.seen.add(ev.eventId);
           fresh++;
-          if (ev.timestamp) startTime = ev.timestamp;
+          afterEventId = ev.eventId;
           const details = ev.details as Record<string, string> | undefined;
           if (details?.clientId === this.opts.clientId) continue;
           const ps = changedPaths(ev.eventType ?? '', details);

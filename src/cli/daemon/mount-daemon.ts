@@ -89,7 +89,7 @@ export async function runMountDaemon(o: MountDaemonOptions): Promise<RunningMoun
   }
   const mountKey = mountKeyFor(mountpoint);
   const clientId = `mnt-${mountKey}-${randomBytes(4).toString('hex')}`;
-  const client = new HttpGatewayClient({ baseUrl: o.gatewayUrl, token: o.token, logger: log, clientId } as ConstructorParameters<typeof HttpGatewayClient>[0]);
+  const client = new HttpGatewayClient({ baseUrl: o.gatewayUrl, token: o.token, logger: log, clientId });
   const cas = await DiskCas.open({ dir: o.cacheDir, maxBytes: o.cacheBytes });
   const sessionStateDir = path.join(o.home, 'state', 'sessions', o.sessionId);
   const fs = new SessionFilesystem({
