@@ -1,0 +1,72 @@
+// Waiting for source jobs (`--wait` on source import/refresh/promote/job): poll
+// GET /v1/sources/{id}/jobs/{jobId} until SUCCEEDED or FAILED, showing an ink progress view on a
+// TTY and one plain line per change otherwise (on stderr, so stdout keeps only the result).
+// Invariants: stops promptly on the interrupt signal (the job keeps running on the gateway);
+// transient poll failures are retried by the client, others end the wait with that error.
+// Callers: cli/commands/source.ts.
+import { createElement } from 'react';
+import type { ImportJob } from '../protocol/types.js';
+import type { CommandContext } from './context.js';
+import { JobProgress, renderJobLine } from './ui/job-progress.js';
+import { startLiveView, type LiveView } from './ui/live.js';
+
+export const TERMINAL_JOB_STATES: ReadonlySet<string> = new Set(['UNDERLAY_IMPORT_JOB_STATE_SUCCEEDED', 'UNDERLAY_IMPORT_JOB_STATE_FAILED']);
+
+export interface WaitResult {
+  job: ImportJob;
+  /** The user pressed Ctrl-C before the job ended. */
+  interrupted: boolean;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export async function waitForJob(ctx: CommandContext, initial: ImportJob, action: string, intervalMs = 400): Promise<WaitResult> {
+  const client = await ctx.client();
+  const signal = ctx.interruptSignal();
+  const started = Date.now();
+  let job = initial;
+  let tick = 0;
+  const live: LiveView | undefined = ctx.io.isTTY && !ctx.out.json ? startLiveView(ctx.io, createElement(JobProgress, { job, action, elapsedMs: 0, tick })) : undefined;
+  const spinner = live ? setInterval(() => live.update(createElement(JobProgress, { job, action, elapsedMs: Date.now() - started, tick: ++tick })), 120) : undefined;
+  let lastLine = '';
+  const report = () => {
+    if (live) return;
+    const key = `${job.state} ${job.filesProcessed} ${job.bytesProcessed}`;
+    if (key !== lastLine) {
+      lastLine = key;
+      ctx.out.note(renderJobLine(job, action, Date.now() - started));
+    }
+  };
+  try {
+    report();
+    while (!TERMINAL_JOB_STATES.has(job.state)) {
+      await sleep(intervalMs, signal);
+      if (signal.aborted) return { job, interrupted: true };
+      try {
+        job = await client.getJob(job.sourceId, job.jobId, { signal });
+      } catch (err) {
+        if (signal.aborted) return { job, interrupted: true };
+        throw err;
+      }
+      report();
+    }
+    return { job, interrupted: false };
+  } finally {
+    if (spinner) clearInterval(spinner);
+    if (live) {
+      live.update(createElement(JobProgress, { job, action, elapsedMs: Date.now() - started, tick }));
+      live.done();
+    }
+  }
+}
