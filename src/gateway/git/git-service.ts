@@ -1,0 +1,471 @@
+// The gateway's git side: one bare mirror per source at `<dataDir>/git/<sourceId>.git`, the
+// background job queue that imports, refreshes and promotes sources, and commit + push of a
+// session tree. One GitService per GatewayCore (`gitService(core)`), shared by the source,
+// session and commit routes.
+//
+// Invariants:
+// - Every operation on a mirror runs under that source's mirror lock (fetches, fast-import and
+//   pushes of one mirror never interleave); jobs of one source run in creation order.
+// - Jobs are durable rows: QUEUED → RUNNING → SUCCEEDED | FAILED. A job interrupted by gateway
+//   shutdown goes back to QUEUED and is resumed by the next gateway on the same data dir.
+// - A failed refresh never takes a READY source down: only a source without any revision becomes
+//   FAILED.
+// - Credentials (the tenant-scoped secret named by `credentialsSecretId`: "user:password", or a
+//   bare token sent as user "x-access-token") reach git only through the child's environment;
+//   remote URLs are redacted in every message. A missing secret is logged and the fetch proceeds
+//   anonymously (public remotes need none).
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import type { GatewayCore } from '../core.js';
+import { ApiError } from '../http/api-error.js';
+import { RpcCode } from '../../protocol/rpc-status.js';
+import { openSecret } from '../routes/secrets.js';
+import { newId } from '../../shared/digest.js';
+import { credentialEnv, GitError, redact, runGit } from './git-runner.js';
+import { importCommit, reusableContent, type ImportProgress } from './import.js';
+import { writeCommit, type GitIdentity } from './export.js';
+import { refFormatProblem, SHA1_RE } from './refs.js';
+import {
+  JOB_FAILED,
+  JOB_QUEUED,
+  JOB_RUNNING,
+  JOB_SUCCEEDED,
+  SourceRepo,
+  type JobParams,
+  type JobRow,
+  type SourceRow,
+} from './source-repo.js';
+
+/** A job failure with a machine-readable code (v1ImportJob.errorCode). */
+export class JobError extends Error {
+  constructor(readonly errorCode: string, message: string) {
+    super(message);
+    this.name = 'JobError';
+  }
+}
+
+interface RemoteAccess {
+  url: string;
+  env: Record<string, string>;
+  config: string[];
+  secrets: string[];
+}
+
+const services = new WeakMap<GatewayCore, GitService>();
+
+/** The GitService of a gateway (created on first use; drained when the gateway closes). */
+export function gitService(core: GatewayCore): GitService {
+  let s = services.get(core);
+  if (!s) {
+    s = new GitService(core);
+    services.set(core, s);
+  }
+  return s;
+}
+
+export class GitService {
+  readonly repo: SourceRepo;
+  private mirrorLocks = new Map<string, Promise<unknown>>();
+  private jobChains = new Map<string, Promise<void>>();
+  private completions = new Map<string, Promise<void>>();
+  private readonly shutdown = new AbortController();
+  private closed = false;
+
+  constructor(private core: GatewayCore) {
+    this.repo = new SourceRepo(core.db);
+    core.onClose(() => this.close());
+  }
+
+  /** Path of the bare mirror of `sourceId`. */
+  mirrorPath(sourceId: string): string {
+    return path.join(this.core.dataDir, 'git', `${sourceId}.git`);
+  }
+
+  /** Run `fn` holding the mirror lock of `sourceId`. */
+  async withMirror<T>(sourceId: string, fn: (gitDir: string) => Promise<T>): Promise<T> {
+    const prev = this.mirrorLocks.get(sourceId) ?? Promise.resolve();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const chained = prev.then(() => gate, () => gate);
+    this.mirrorLocks.set(sourceId, chained);
+    await prev.catch(() => undefined);
+    try {
+      return await fn(await this.ensureMirror(sourceId));
+    } finally {
+      release();
+      if (this.mirrorLocks.get(sourceId) === chained) this.mirrorLocks.delete(sourceId);
+    }
+  }
+
+  private async ensureMirror(sourceId: string): Promise<string> {
+    const dir = this.mirrorPath(sourceId);
+    try {
+      await fsp.access(path.join(dir, 'HEAD'));
+    } catch {
+      await fsp.mkdir(path.dirname(dir), { recursive: true, mode: 0o700 });
+      await runGit(['init', '--bare', '--quiet', dir], { signal: this.shutdown.signal });
+    }
+    return dir;
+  }
+
+  // ---- remote access ----------------------------------------------------------------------------
+
+  /** URL plus credential environment for talking to the source's remote. */
+  private remoteAccess(source: SourceRow): RemoteAccess {
+    const url = source.remote_url;
+    const access: RemoteAccess = { url, env: {}, config: [], secrets: [] };
+    if (!source.credentials_secret_id) return access;
+    const secret = this.readTenantSecret(source.tenant_id, source.credentials_secret_id);
+    if (secret === undefined) {
+      this.core.logger.warn('git credentials secret not found or unreadable; fetching anonymously', { sourceId: source.id, secretId: source.credentials_secret_id });
+      return access;
+    }
+    // "user:password" when it contains a colon and no whitespace, else a token (GitHub-style user).
+    const colon = secret.indexOf(':');
+    const [user, pass] = colon > 0 && !/\s/.test(secret) ? [secret.slice(0, colon), secret.slice(colon + 1)] : ['x-access-token', secret.trim()];
+    const c = credentialEnv(user, pass);
+    return { url, env: c.env, config: c.config, secrets: [pass, secret] };
+  }
+
+  /** The value of the tenant-scoped secret `name`; undefined when absent or unreadable. */
+  private readTenantSecret(tenantId: string, name: string): string | undefined {
+    const row = this.core.db
+      .prepare("SELECT ciphertext FROM secrets WHERE tenant_id = ? AND scope = 'SECRET_SCOPE_TENANT' AND session_id = '' AND name = ?")
+      .get(tenantId, name) as { ciphertext: Buffer } | undefined;
+    if (!row) return undefined;
+    try {
+      return openSecret(this.core.secretKey, { tenantId, scope: 'SECRET_SCOPE_TENANT', sessionId: '', name }, row.ciphertext);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Fetch branches and tags (and, when needed, the exact ref) of the remote into the mirror. */
+  private async fetch(source: SourceRow, gitDir: string, ref: string): Promise<void> {
+    const a = this.remoteAccess(source);
+    const opts = { cwd: gitDir, env: a.env, config: a.config, secrets: a.secrets, signal: this.shutdown.signal };
+    const specs = ['+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*'];
+    if (ref === 'HEAD') specs.push('+HEAD:refs/aether/remote/HEAD');
+    else if (ref.startsWith('refs/') && !ref.startsWith('refs/heads/') && !ref.startsWith('refs/tags/')) specs.push(`+${ref}:refs/aether/remote/${ref.slice(5)}`);
+    try {
+      await runGit(['fetch', '--prune', '--quiet', '--no-recurse-submodules', a.url, ...specs], opts);
+    } catch (err) {
+      if (this.shutdown.signal.aborted) throw err;
+      throw new JobError('GIT_FETCH_FAILED', `fetching ${redact(source.remote_url)} failed: ${gitMessage(err, a.secrets)}`);
+    }
+    if (SHA1_RE.test(ref) && !(await this.commitExists(gitDir, ref))) {
+      // Not reachable from any branch or tag: ask for the object itself (servers may refuse).
+      await runGit(['fetch', '--quiet', '--no-recurse-submodules', a.url, ref], opts).catch(() => undefined);
+    }
+  }
+
+  private async commitExists(gitDir: string, rev: string): Promise<boolean> {
+    return (await this.revParse(gitDir, rev)) !== undefined;
+  }
+
+  /** Resolve an import ref (short branch/tag name, full ref, HEAD or commit id) to a commit id. */
+  private async resolve(gitDir: string, ref: string): Promise<string> {
+    let candidates: string[];
+    if (SHA1_RE.test(ref)) candidates = [ref];
+    else if (ref === 'HEAD') candidates = ['refs/aether/remote/HEAD'];
+    else if (ref.startsWith('refs/heads/')) candidates = ['refs/remotes/origin/' + ref.slice('refs/heads/'.length)];
+    else if (ref.startsWith('refs/tags/')) candidates = [ref];
+    else if (ref.startsWith('refs/')) candidates = ['refs/aether/remote/' + ref.slice(5)];
+    else candidates = ['refs/remotes/origin/' + ref, 'refs/tags/' + ref];
+    for (const c of candidates) {
+      const commit = await this.revParse(gitDir, c);
+      if (commit) return commit;
+    }
+    throw new JobError('REF_NOT_FOUND', `ref ${JSON.stringify(ref)} was not found in the remote (as a branch, tag or commit)`);
+  }
+
+  /**
+   * Push `commit` to the source's remote as refs/heads/<branch>. A rejected non-fast-forward is
+   * ABORTED (10); a refusal by the remote is FAILED_PRECONDITION (9); an unreachable remote is
+   * UNAVAILABLE (14). Messages carry git's reason with URLs redacted.
+   */
+  private async push(source: SourceRow, gitDir: string, commit: string, branch: string): Promise<void> {
+    const a = this.remoteAccess(source);
+    try {
+      await runGit(['push', '--porcelain', '--quiet', a.url, `${commit}:refs/heads/${branch}`], {
+        cwd: gitDir,
+        env: a.env,
+        config: a.config,
+        secrets: a.secrets,
+        signal: this.shutdown.signal,
+      });
+    } catch (err) {
+      if (!(err instanceof GitError)) throw err;
+      const porcelain = redact(err.stdout.toString('utf8'), a.secrets);
+      const line = porcelain.split('\n').find((l) => l.startsWith('!')) ?? '';
+      const reason = /\[(?:remote )?rejected\]\s*\(?([^)]*)\)?/.exec(line)?.[1]?.trim() ?? '';
+      if (line.includes('[rejected]')) {
+        throw new ApiError(RpcCode.ABORTED, `push of ${commit} to branch ${branch} was rejected (${reason || 'non-fast-forward'}): the branch has commits that are not in this session's history`);
+      }
+      if (line.includes('[remote rejected]')) {
+        throw new ApiError(RpcCode.FAILED_PRECONDITION, `the remote refused branch ${branch}: ${reason || 'remote rejected'}`);
+      }
+      throw new ApiError(RpcCode.UNAVAILABLE, `pushing to ${redact(source.remote_url)} failed: ${gitMessage(err, a.secrets)}`);
+    }
+  }
+
+  // ---- commit -------------------------------------------------------------------------------------
+
+  /**
+   * Commit tree `root` in the source's mirror and push it to the remote as refs/heads/<branch>.
+   * The parent is the last commit this session pushed to that branch (so committing a session twice
+   * to one branch makes a linear history), else `parent` (the session's base revision commit).
+   * Returns the commit id.
+   */
+  async commitAndPush(opts: {
+    source: SourceRow;
+    sessionId: string;
+    root: string;
+    parent: string;
+    author: GitIdentity;
+    committer: GitIdentity;
+    message: string;
+    branch: string;
+  }): Promise<string> {
+    return this.withMirror(opts.source.id, async (gitDir) => {
+      const sessionRef = `refs/aether/sessions/${opts.sessionId}/heads/${opts.branch}`;
+      let parent = (await this.revParse(gitDir, sessionRef)) ?? opts.parent;
+      if (parent && !(await this.commitExists(gitDir, parent))) {
+        // The mirror lost it (data dir copied without git/): fetch, then it must be there.
+        await this.fetch(opts.source, gitDir, parent).catch(() => undefined);
+        if (!(await this.commitExists(gitDir, parent))) {
+          throw new ApiError(RpcCode.FAILED_PRECONDITION, `the session's base commit ${parent} is no longer available in the source mirror`);
+        }
+      }
+      let commit: string;
+      try {
+        ({ commit } = await writeCommit({
+          core: this.core,
+          repo: this.repo,
+          gitDir,
+          root: opts.root,
+          parent: parent || undefined,
+          author: opts.author,
+          committer: opts.committer,
+          message: opts.message,
+          ref: `refs/aether/commits/${newId('c', opts.committer.when)}`,
+          signal: this.shutdown.signal,
+        }));
+      } catch (err) {
+        if (err instanceof GitError) throw new ApiError(RpcCode.INTERNAL, `writing the commit failed: ${err.message}`);
+        throw err;
+      }
+      await this.push(opts.source, gitDir, commit, opts.branch);
+      await runGit(['update-ref', sessionRef, commit], { cwd: gitDir, signal: this.shutdown.signal });
+      return commit;
+    });
+  }
+
+  /** The commit a ref points to in the mirror, or undefined. */
+  private async revParse(gitDir: string, ref: string): Promise<string | undefined> {
+    try {
+      const out = await runGit(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: gitDir, signal: this.shutdown.signal });
+      return out.stdout.toString('utf8').trim();
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ---- jobs ---------------------------------------------------------------------------------------
+
+  /** Insert a QUEUED job row and schedule it; returns the row. */
+  createJob(source: SourceRow, kind: JobRow['kind'], params: JobParams): JobRow {
+    const now = this.core.clock.now();
+    const id = newId('job', now);
+    this.core.db
+      .prepare('INSERT INTO jobs (id, source_id, kind, state, params, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(id, source.id, kind, JOB_QUEUED, JSON.stringify(params), now);
+    this.schedule(id, source.id);
+    return this.repo.loadJob(id)!;
+  }
+
+  /** Resolves when job `jobId` has finished (or immediately when it is not scheduled here). */
+  whenDone(jobId: string): Promise<void> {
+    return this.completions.get(jobId) ?? Promise.resolve();
+  }
+
+  /** Re-queue jobs left QUEUED or RUNNING by a previous gateway on this data dir. */
+  resume(): void {
+    const rows = this.core.db
+      .prepare('SELECT id, source_id FROM jobs WHERE state IN (?, ?) ORDER BY created_at, rowid')
+      .all(JOB_QUEUED, JOB_RUNNING) as Array<{ id: string; source_id: string }>;
+    for (const r of rows) {
+      this.core.db.prepare('UPDATE jobs SET state = ?, started_at = NULL WHERE id = ?').run(JOB_QUEUED, r.id);
+      this.schedule(r.id, r.source_id);
+    }
+  }
+
+  private schedule(jobId: string, sourceId: string): void {
+    if (this.closed) return;
+    const prev = this.jobChains.get(sourceId) ?? Promise.resolve();
+    const run = prev.then(() => this.runJob(jobId));
+    this.jobChains.set(sourceId, run);
+    this.completions.set(jobId, run);
+    void run.finally(() => {
+      this.completions.delete(jobId);
+      if (this.jobChains.get(sourceId) === run) this.jobChains.delete(sourceId);
+    });
+  }
+
+  private async close(): Promise<void> {
+    this.closed = true;
+    this.shutdown.abort();
+    await Promise.allSettled([...this.jobChains.values()]);
+  }
+
+  private update(jobId: string, p: ImportProgress): void {
+    this.core.db.prepare('UPDATE jobs SET files_processed = ?, bytes_processed = ? WHERE id = ?').run(p.files, p.bytes, jobId);
+  }
+
+  /** Run one job to completion; never throws (failures are recorded on the row). */
+  private async runJob(jobId: string): Promise<void> {
+    if (this.shutdown.signal.aborted) return;
+    const job = this.repo.loadJob(jobId);
+    if (!job || job.state !== JOB_QUEUED) return;
+    const source = this.repo.loadSource(job.source_id);
+    if (!source) return;
+    const db = this.core.db;
+    const started = this.core.clock.now();
+    db.prepare('UPDATE jobs SET state = ?, started_at = ?, files_processed = 0, bytes_processed = 0 WHERE id = ?').run(JOB_RUNNING, started, jobId);
+    if (!source.latest_revision_id && source.status !== 'UNDERLAY_SOURCE_STATUS_IMPORTING') {
+      db.prepare('UPDATE sources SET status = ?, updated_at = ? WHERE id = ?').run('UNDERLAY_SOURCE_STATUS_IMPORTING', started, source.id);
+    }
+    const params = JSON.parse(job.params) as JobParams;
+    try {
+      const out = job.kind === 'promote' ? await this.promote(job, source, params) : await this.importRef(job, source, params.gitRef || source.default_ref);
+      const now = this.core.clock.now();
+      db.transaction(() => {
+        db.prepare("UPDATE sources SET latest_revision_id = ?, status = 'UNDERLAY_SOURCE_STATUS_READY', updated_at = ? WHERE id = ?").run(out.revisionId, now, source.id);
+        db.prepare('UPDATE jobs SET state = ?, revision_id = ?, completed_at = ?, files_processed = ?, bytes_processed = ? WHERE id = ?').run(
+          JOB_SUCCEEDED,
+          out.revisionId,
+          now,
+          out.files,
+          out.bytes,
+          jobId,
+        );
+      })();
+      this.core.logger.info('source job succeeded', { jobId, sourceId: source.id, kind: job.kind, revisionId: out.revisionId, files: out.files, ms: now - started });
+    } catch (err) {
+      if (this.shutdown.signal.aborted) {
+        // Interrupted by shutdown: leave it for the next gateway on this data dir.
+        db.prepare('UPDATE jobs SET state = ?, started_at = NULL, files_processed = 0, bytes_processed = 0 WHERE id = ?').run(JOB_QUEUED, jobId);
+        return;
+      }
+      const code = err instanceof JobError ? err.errorCode : err instanceof GitError ? 'GIT_READ_FAILED' : 'INTERNAL';
+      const message = err instanceof JobError || err instanceof GitError ? err.message : 'internal error; see the gateway log';
+      if (code === 'INTERNAL') this.core.logger.error('source job crashed', { jobId, error: String((err as Error)?.stack ?? err) });
+      const now = this.core.clock.now();
+      db.transaction(() => {
+        db.prepare('UPDATE jobs SET state = ?, completed_at = ?, error_code = ?, error_message = ? WHERE id = ?').run(JOB_FAILED, now, code, redact(message), jobId);
+        const cur = this.repo.loadSource(source.id)!;
+        if (!cur.latest_revision_id) db.prepare("UPDATE sources SET status = 'UNDERLAY_SOURCE_STATUS_FAILED', updated_at = ? WHERE id = ?").run(now, source.id);
+      })();
+      this.core.logger.warn('source job failed', { jobId, sourceId: source.id, kind: job.kind, errorCode: code, error: redact(message) });
+    }
+  }
+
+  /** Import/refresh: fetch, resolve, build (or reuse) the revision. */
+  private async importRef(job: JobRow, source: SourceRow, ref: string): Promise<{ revisionId: string; files: number; bytes: number }> {
+    const problem = ref === '' ? 'is empty' : SHA1_RE.test(ref) || ref === 'HEAD' ? undefined : refFormatProblem(ref);
+    if (problem) throw new JobError('INVALID_REF', `git ref ${JSON.stringify(ref)} ${problem}`);
+    return this.withMirror(source.id, async (gitDir) => {
+      await this.fetch(source, gitDir, ref);
+      const commit = await this.resolve(gitDir, ref);
+      const existing = this.repo.findImportRevision(source.id, commit);
+      const prevRoot = existing?.root ?? this.latestRoot(source);
+      const result = await importCommit({
+        core: this.core,
+        repo: this.repo,
+        tenantId: source.tenant_id,
+        gitDir,
+        commit,
+        reuse: prevRoot ? reusableContent(this.core, this.repo, prevRoot) : undefined,
+        signal: this.shutdown.signal,
+        onProgress: (p) => this.update(job.id, p),
+      }).catch((err: unknown) => {
+        if (err instanceof GitError) throw new JobError('GIT_READ_FAILED', `reading commit ${commit} failed: ${err.message}`);
+        throw err;
+      });
+      if (existing && existing.root === result.root) return { revisionId: existing.id, files: result.files, bytes: result.bytes };
+      const now = this.core.clock.now();
+      const revisionId = newId('rev', now);
+      const gitRef = SHA1_RE.test(ref) || ref.startsWith('refs/') || ref === 'HEAD' ? ref : await this.fullRefName(gitDir, ref);
+      this.core.db
+        .prepare('INSERT INTO revisions (id, source_id, commit_sha, root, git_ref, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(revisionId, source.id, commit, result.root, gitRef, '', now);
+      return { revisionId, files: result.files, bytes: result.bytes };
+    });
+  }
+
+  private latestRoot(source: SourceRow): string | undefined {
+    const cur = this.repo.loadSource(source.id);
+    if (!cur?.latest_revision_id) return undefined;
+    return this.repo.getRevision(source.id, cur.latest_revision_id)?.root;
+  }
+
+  /** "main" → "refs/heads/main" (or refs/tags/… when it is a tag). */
+  private async fullRefName(gitDir: string, ref: string): Promise<string> {
+    try {
+      await runGit(['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${ref}`], { cwd: gitDir, signal: this.shutdown.signal });
+      return `refs/heads/${ref}`;
+    } catch {
+      return `refs/tags/${ref}`;
+    }
+  }
+
+  /** Promote: commit the captured session root into the mirror and make it a labelled revision. */
+  private async promote(job: JobRow, source: SourceRow, params: JobParams): Promise<{ revisionId: string; files: number; bytes: number }> {
+    const root = params.root!;
+    const label = params.revisionLabel ?? '';
+    const branchPart = label && !refFormatProblem(`aether/promote/${label}`) ? label : job.id;
+    const ref = `refs/heads/aether/promote/${branchPart}`;
+    return this.withMirror(source.id, async (gitDir) => {
+      const cur = this.repo.loadSource(source.id)!;
+      const session = params.sessionId ? (this.core.db.prepare('SELECT source_id, revision_id FROM sessions WHERE id = ?').get(params.sessionId) as { source_id: string | null; revision_id: string | null } | undefined) : undefined;
+      // Parent: the revision the session started from when it came from this source, else the
+      // source's latest revision, else none (a root commit).
+      const base =
+        (session?.source_id === source.id && session.revision_id ? this.repo.getRevision(source.id, session.revision_id) : undefined) ??
+        (cur.latest_revision_id ? this.repo.getRevision(source.id, cur.latest_revision_id) : undefined);
+      let parent = base?.commit_sha;
+      if (parent && !(await this.commitExists(gitDir, parent))) parent = undefined;
+      const principal = params.principalId || 'aether';
+      const now = this.core.clock.now();
+      const who: GitIdentity = { name: principal, email: principal.includes('@') ? principal : `${principal}@aether.local`, when: now };
+      const written = await writeCommit({
+        core: this.core,
+        repo: this.repo,
+        gitDir,
+        root,
+        parent,
+        author: who,
+        committer: who,
+        message: `Promote session ${params.sessionId ?? ''}${label ? ` as ${label}` : ''}\n`,
+        ref,
+        force: true,
+        signal: this.shutdown.signal,
+        onProgress: (p) => this.update(job.id, p),
+      }).catch((err: unknown) => {
+        if (err instanceof GitError) throw new JobError('GIT_WRITE_FAILED', err.message);
+        throw err;
+      });
+      const revisionId = newId('rev', now);
+      this.core.db
+        .prepare('INSERT INTO revisions (id, source_id, commit_sha, root, git_ref, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(revisionId, source.id, written.commit, root, ref, label, now);
+      return { revisionId, files: written.files, bytes: written.bytes };
+    });
+  }
+}
+
+/** The useful part of a git failure, redacted. */
+function gitMessage(err: unknown, secrets: string[]): string {
+  if (err instanceof GitError) return redact(err.stderr.trim().split('\n').filter(Boolean).slice(-4).join('; ') || err.message, secrets);
+  return redact(String((err as Error)?.message ?? err), secrets);
+}
