@@ -63,7 +63,9 @@ export function registerCommand(parent: Command, spec: CommandSpec<any>, invoke:
     cmd.action(async (...all: unknown[]) => {
       const self = all[all.length - 1] as Command;
       const operands = self.processedArgs.map((v) => v as string);
-      await invoke(spec, operands, self.opts(), self);
+      // A parent that defines the same option (e.g. `health --session` and `health report
+      // --session`) consumes it wherever it appears, so read options through every ancestor.
+      await invoke(spec, operands, self.optsWithGlobals(), self);
     });
   }
   return cmd;
@@ -109,7 +111,7 @@ export function parseDurationSeconds(v: string, flag: string): number {
 
 /**
  * A point in time: RFC 3339 (`2026-03-11T08:00:00Z`), a date (`2026-03-11`, UTC midnight), `now`,
- * or a relative past offset (`30m`, `2h`, `7d`). Returns RFC 3339 UTC without milliseconds.
+ * or a relative past offset (`30m`, `2h`, `7d`). Returns RFC 3339 UTC (milliseconds only when non-zero).
  */
 export function parseTime(v: string, flag: string, now: number = Date.now()): string {
   const s = v.trim();
@@ -122,7 +124,8 @@ export function parseTime(v: string, flag: string, now: number = Date.now()): st
   if (!Number.isFinite(ms)) {
     throw new UserError('AETHER_BAD_ARGUMENT', `${flag} expects a time (RFC 3339, YYYY-MM-DD, now, or an age like 30m/2h/7d); got ${JSON.stringify(v)}`);
   }
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // Keep milliseconds (e.g. `now`) so an exclusive --until does not drop the current second.
+  return new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
 }
 
 export { Option };

@@ -65,7 +65,7 @@ export const commit = defineCommand<CommitArgs>({
   summary: 'commit the session as a git commit and print the commitId',
   description:
     'Commit the session tree (POST /v1/sessions/{id}/commit) as a git commit on the source\'s remote\n' +
-    '(branch --branch, default the source\'s default ref). Inside a mount, the session comes from the\n' +
+    '(branch --branch, default aether/<session-id>). Inside a mount, the session comes from the\n' +
     'working directory and the mount is synced first. Refused (exit 4) while an approval is pending.',
   examples: [
     'aether commit -m "Fix login validation" --branch fix/login-validation --author "Alice Example <alice@example.com>"',
@@ -77,7 +77,7 @@ export const commit = defineCommand<CommitArgs>({
   configure: (cmd) =>
     cmd
       .requiredOption('-m, --message <msg>', 'commit message')
-      .option('--branch <name>', 'target branch on the source remote')
+      .option('--branch <name>', 'target branch on the source remote (default: aether/<session-id>)')
       .option('--author <"Name <email>">', 'commit author (default: $GIT_AUTHOR_NAME/$GIT_AUTHOR_EMAIL, else the gateway principal)'),
   parse: (_ops, o) => {
     const message = String(o.message ?? '');
@@ -91,13 +91,16 @@ export const commit = defineCommand<CommitArgs>({
     if (!author && (ctx.io.env.GIT_AUTHOR_NAME || ctx.io.env.GIT_AUTHOR_EMAIL)) {
       author = { ...(ctx.io.env.GIT_AUTHOR_NAME ? { name: ctx.io.env.GIT_AUTHOR_NAME } : {}), ...(ctx.io.env.GIT_AUTHOR_EMAIL ? { email: ctx.io.env.GIT_AUTHOR_EMAIL } : {}) };
     }
+    // The gateway needs a branch; default to one per session so a commit never lands on a shared
+    // branch by accident.
+    const branch = args.branch ?? `aether/${id}`;
     const client = await ctx.client();
     let commitId: string;
     try {
       ({ commitId } = await client.commit(id, {
         message: args.message,
         ...(author ? { author } : {}),
-        ...(args.branch ? { gitBranch: { branchName: args.branch } } : {}),
+        gitBranch: { branchName: branch },
       }));
     } catch (err) {
       if (isGatewayError(err) && err.rpcCode === RpcCode.FAILED_PRECONDITION) {
@@ -106,9 +109,9 @@ export const commit = defineCommand<CommitArgs>({
       }
       throw err;
     }
-    ctx.out.result({ sessionId: id, commitId, ...(args.branch ? { branch: args.branch } : {}) }, () => {
+    ctx.out.result({ sessionId: id, commitId, branch }, () => {
       ctx.out.line(commitId);
-      ctx.out.note(`committed session ${id}${args.branch ? ` to branch ${args.branch}` : ''}`);
+      ctx.out.note(`committed session ${id} to branch ${branch}`);
     });
   },
 });
