@@ -183,8 +183,6 @@ export interface SessionFsOptions {
   smallFileBytes?: number;
   /** Max content bytes per upload request (default 16 MiB). */
   maxRequestBytes?: number;
-  /** How long a flush waits for other flushes to share a batch (ms, default 2). */
-  batchWindowMs?: number;
 }
 
 const O_ACCMODE = 3;
@@ -194,6 +192,13 @@ const O_TRUNC = 0o1000;
 const O_APPEND = 0o2000;
 
 const POSIX_NAME_MAX = 255;
+
+/**
+ * Content up to this size is one CAS blob on the gateway (its chunker's minimum chunk), so a
+ * whole-file write of it has extents we know without asking. If a gateway chunks differently the
+ * only cost is a cache miss after a remount: reads use the local blob, which is always correct.
+ */
+const SINGLE_CHUNK_BYTES = 256 * 1024;
 
 function typeOfManifest(n: ManifestNode): Kind {
   switch (n.fileType) {
@@ -235,7 +240,6 @@ export class SessionFilesystem {
   private readonly gid: number;
   private readonly smallFileBytes: number;
   private readonly maxRequestBytes: number;
-  private readonly batchWindowMs: number;
   private readonly staging: StagingArea;
   private readonly sessionStateDir: string;
   private root: FsNode;
@@ -246,7 +250,7 @@ export class SessionFilesystem {
   private readonly blobInFlight = new Map<string, Promise<Buffer>>();
   private readonly dirtyNodes = new Set<FsNode>();
   private batchQueue: PendingBatchOp[] = [];
-  private batchTimer: NodeJS.Timeout | undefined;
+  private batchInFlight = false;
   private inFlightUploads = 0;
   readonly stats: FsStats = {
     pendingUploads: 0,
@@ -275,7 +279,6 @@ export class SessionFilesystem {
     this.gid = opts.gid ?? (process.getgid?.() ?? 0);
     this.smallFileBytes = opts.smallFileBytes ?? 4 * 1024 * 1024;
     this.maxRequestBytes = opts.maxRequestBytes ?? 16 * 1024 * 1024;
-    this.batchWindowMs = opts.batchWindowMs ?? 2;
     this.sessionStateDir = opts.sessionStateDir;
     this.staging = new StagingArea(opts.sessionStateDir, opts.mountKey);
     this.root = new FsNode(undefined, '', ROOT_INO, 'dir', S_IFDIR | 0o755, this.clock.now());
@@ -333,7 +336,7 @@ export class SessionFilesystem {
     const seen = new Map<string, ManifestNode>();
     this.stats.listings++;
     try {
-      for await (const n of this.client.iterateManifest(this.sessionId, { pathPrefix: dirPath, maxDepth: 1, pageSize: 5000 })) {
+      for await (const n of this.client.iterateManifest(this.sessionId, { pathPrefix: dirPath, maxDepth: 1, pageSize: 5000, includeCasExtents: true })) {
         if (n.path === dirPath) {
           this.applyMeta(dir, n);
           continue;
@@ -1098,41 +1101,60 @@ export class SessionFilesystem {
       isNew: !node.remote,
       writtenAt: this.clock.now(),
     };
-    const fd = await this.stagingFd(d);
-    await this.staging.writeRecord(rec, fd);
     this.inFlightUploads++;
     this.stats.uploadsInFlight = this.inFlightUploads;
+    const reader = (off: number, len: number) => this.readLocal(node, off, len);
     try {
-      const reader = (off: number, len: number) => this.readLocal(node, off, len);
-      await this.sendUpload(rec, reader);
+      const sent = await this.sendUpload(rec, reader);
       this.stats.uploads++;
-      await this.refreshFile(node, rec, reader);
+      await this.afterUpload(node, rec, sent, reader);
     } catch (e) {
       if (isGatewayError(e) && (e.rpcCode === RpcCode.ABORTED || e.rpcCode === RpcCode.FAILED_PRECONDITION)) {
-        await this.saveConflict(rec, (off, len) => this.readLocal(node, off, len), e.message);
-        node.dirty = undefined;
-        this.dirtyNodes.delete(node);
-        await d.fd?.close().catch(() => undefined);
-        await this.staging.removeStaging(d.stagingId);
-        await this.staging.removeRecord(d.stagingId);
+        await this.saveConflict(rec, reader, e.message);
+        await this.finishDirty(node, d);
         node.extents = undefined;
         if (node.parent) node.parent.stale = true;
         await this.refreshFile(node).catch(() => undefined);
         return;
       }
-      // Keep the journal record: the bytes are safe locally and the next mount retries them.
+      // The upload failed: make the bytes durable locally (staging file + journal record) so a
+      // retry, or the next mount after a crash, can still deliver them. The caller gets the error.
+      await this.staging.writeRecord(rec, await this.stagingFd(d)).catch((je) => this.log.error('could not journal a failed upload', { path, error: String(je) }));
       throw fromGatewayError(e);
     } finally {
       this.inFlightUploads--;
       this.stats.uploadsInFlight = this.inFlightUploads;
-      this.stats.pendingUploads = this.dirtyNodes.size;
     }
-    node.dirty = undefined;
+    await this.finishDirty(node, d);
+  }
+
+  /** The node's bytes are on the gateway: drop local staging state. */
+  private async finishDirty(node: FsNode, d: DirtyState): Promise<void> {
+    if (node.dirty === d) node.dirty = undefined;
     this.dirtyNodes.delete(node);
     this.stats.pendingUploads = this.dirtyNodes.size;
     await d.fd?.close().catch(() => undefined);
+    d.fd = undefined;
     await this.staging.removeStaging(d.stagingId);
     await this.staging.removeRecord(d.stagingId);
+  }
+
+  /**
+   * Learn the new state after an upload. A whole-file write's hash is known locally (sha256 of
+   * what we sent) and, for files no larger than one CAS chunk, so is its only blob: seed the local
+   * CAS with it and skip the round trip. Otherwise ask the gateway for the new hash and extents.
+   */
+  private async afterUpload(node: FsNode, rec: JournalRecord, sent: Buffer | undefined, read: (off: number, len: number) => Promise<Buffer>): Promise<void> {
+    if (sent && sent.length <= SINGLE_CHUNK_BYTES) {
+      const hash = sha256(sent);
+      if (sent.length > 0) await this.cas.put(sent, hash).catch(() => undefined);
+      node.remote = true;
+      node.remoteHash = hash;
+      node.remoteSize = sent.length;
+      node.extents = sent.length ? [{ offset: 0, length: sent.length, hash, casOffset: 0 }] : [];
+      return;
+    }
+    await this.refreshFile(node, rec, read);
   }
 
   /** Current bytes of a node through the local view (staging + base + zeros). */
@@ -1154,13 +1176,13 @@ export class SessionFilesystem {
    * with concurrent flushes), otherwise patchSegments with only the changed ranges, split into
    * requests of at most maxRequestBytes (only the first carries expectedHash).
    */
-  private async sendUpload(rec: JournalRecord, read: (off: number, len: number) => Promise<Buffer>): Promise<void> {
+  private async sendUpload(rec: JournalRecord, read: (off: number, len: number) => Promise<Buffer>): Promise<Buffer | undefined> {
     const wholeFile = rec.isNew || rec.baseLimit === 0 || (rec.ranges.length > 0 && rec.ranges[0]!.start === 0 && rec.ranges[0]!.end >= rec.size);
     if (wholeFile && rec.size <= this.smallFileBytes) {
       const content = await read(0, rec.size);
       this.stats.bytesUploaded += content.length;
       await this.enqueueBatchWrite({ path: rec.path, content, expectedHash: rec.baseHash, mode: rec.mode });
-      return;
+      return content;
     }
     // Segments: zeros (holes) wherever the file has no local bytes beyond the surviving base
     // (truncated-away base bytes, sparse gaps), then every locally written range.
@@ -1203,27 +1225,42 @@ export class SessionFilesystem {
       }
     }
     if (batch.length > 0 || first) await sendBatch(true);
+    return undefined;
   }
 
-  /** Queue a whole-file write; concurrent flushes within batchWindowMs share one atomic batch. */
+  /**
+   * Queue a whole-file write. While a batch request is in flight, further flushes wait and then
+   * go together in the next one (one atomic batch), so a burst of small files costs a few
+   * requests instead of one each, and a lone flush is sent at once.
+   */
   private enqueueBatchWrite(w: { path: string; content: Buffer; expectedHash: string; mode: number }): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.batchQueue.push({ op: { write: w }, resolve, reject });
-      const bytes = this.batchQueue.reduce((a, b) => a + b.op.write.content.length, 0);
-      if (bytes >= this.maxRequestBytes || this.batchQueue.length >= 256) {
-        void this.drainBatch();
-      } else if (!this.batchTimer) {
-        this.batchTimer = setTimeout(() => void this.drainBatch(), this.batchWindowMs);
-      }
+      if (!this.batchInFlight) void this.drainBatch();
     });
   }
 
   private async drainBatch(): Promise<void> {
-    if (this.batchTimer) clearTimeout(this.batchTimer);
-    this.batchTimer = undefined;
-    const ops = this.batchQueue;
-    this.batchQueue = [];
-    if (!ops.length) return;
+    if (this.batchInFlight) return;
+    this.batchInFlight = true;
+    try {
+      while (this.batchQueue.length) {
+        // Take up to maxRequestBytes / 256 operations per request.
+        let bytes = 0;
+        let n = 0;
+        while (n < this.batchQueue.length && n < 256 && (n === 0 || bytes + this.batchQueue[n]!.op.write.content.length <= this.maxRequestBytes)) {
+          bytes += this.batchQueue[n]!.op.write.content.length;
+          n++;
+        }
+        const ops = this.batchQueue.splice(0, n);
+        await this.sendBatchOps(ops);
+      }
+    } finally {
+      this.batchInFlight = false;
+    }
+  }
+
+  private async sendBatchOps(ops: PendingBatchOp[]): Promise<void> {
     this.stats.batches++;
     try {
       await this.client.batch(this.sessionId, { operations: ops.map((o) => o.op) });
@@ -1234,16 +1271,14 @@ export class SessionFilesystem {
         return;
       }
       // One bad apple (e.g. a conflict) must not fail the others: retry each on its own.
-      await Promise.all(
-        ops.map(async (o) => {
-          try {
-            await this.client.batch(this.sessionId, { operations: [o.op] });
-            o.resolve();
-          } catch (err) {
-            o.reject(err);
-          }
-        }),
-      );
+      for (const o of ops) {
+        try {
+          await this.client.batch(this.sessionId, { operations: [o.op] });
+          o.resolve();
+        } catch (err) {
+          o.reject(err);
+        }
+      }
     }
   }
 
