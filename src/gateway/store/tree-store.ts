@@ -302,6 +302,25 @@ export class TreeEditor {
     for (const k of [...this.dirty.keys()]) if (k.startsWith(path + '/') || k === path) this.dirty.delete(k);
   }
 
+  /**
+   * Update metadata (mode, mtime, xattrs) of an existing entry — "/" included — keeping its content
+   * and any pending edits beneath it (unlike set(), which replaces a directory's subtree).
+   * Throws NOT_FOUND if the entry does not exist.
+   */
+  setMeta(path: string, meta: { m?: number; mt?: number; xa?: Record<string, string> | undefined }): void {
+    const pick = <K extends 'm' | 'mt' | 'xa'>(k: K, cur: TreeEntry[K]) => (k in meta ? meta[k] : cur);
+    if (path === '/') {
+      this.rootAttrs = { m: pick('m', this.rootAttrs.m)!, mt: pick('mt', this.rootAttrs.mt)!, xa: pick('xa', this.rootAttrs.xa) };
+      return;
+    }
+    if (!this.get(path)) throw new ApiError(RpcCode.NOT_FOUND, `${path} does not exist`);
+    const parts = splitPath(path);
+    const name = parts.pop()!;
+    const map = this.open(parts.length ? '/' + parts.join('/') : '/');
+    const cur = map.get(name)!;
+    map.set(name, { ...cur, m: pick('m', cur.m)!, mt: pick('mt', cur.mt)!, xa: pick('xa', cur.xa) });
+  }
+
   /** Create missing directories along `dirPath` with `mode`; existing non-dirs → FAILED_PRECONDITION. */
   mkdirs(dirPath: string, mode = S_IFDIR | 0o755, now = Date.now()): void {
     const parts = splitPath(dirPath);
