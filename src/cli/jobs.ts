@@ -4,11 +4,9 @@
 // Invariants: stops promptly on the interrupt signal (the job keeps running on the gateway);
 // transient poll failures are retried by the client, others end the wait with that error.
 // Callers: cli/commands/source.ts.
-import { createElement } from 'react';
 import type { ImportJob } from '../protocol/types.js';
 import type { CommandContext } from './context.js';
-import { JobProgress, renderJobLine } from './ui/job-progress.js';
-import { startLiveView, type LiveView } from './ui/live.js';
+import { jobCounts, shortEnum } from './render.js';
 
 export const TERMINAL_JOB_STATES: ReadonlySet<string> = new Set(['UNDERLAY_IMPORT_JOB_STATE_SUCCEEDED', 'UNDERLAY_IMPORT_JOB_STATE_FAILED']);
 
@@ -31,14 +29,33 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** One plain line per observed change: `import job_X RUNNING 1,234 files, 14.1 MiB (12s)`. */
+export function renderJobLine(job: ImportJob, action: string, elapsedMs: number): string {
+  return `${action} ${job.jobId} ${shortEnum(job.state, 'UNDERLAY_IMPORT_JOB_STATE_')} ${jobCounts(job)} (${Math.floor(elapsedMs / 1000)}s)`;
+}
+
+/** The ink view, loaded only on a TTY (ink and React cost ~250 ms of startup). */
+async function startJobView(ctx: CommandContext, action: string) {
+  const [{ createElement }, { JobProgress }, { startLiveView }] = await Promise.all([import('react'), import('./ui/job-progress.js'), import('./ui/live.js')]);
+  return (job: ImportJob, elapsedMs: number, tick: number) => {
+    const el = createElement(JobProgress, { job, action, elapsedMs, tick });
+    return { el, startLiveView: () => startLiveView(ctx.io, el) };
+  };
+}
+
 export async function waitForJob(ctx: CommandContext, initial: ImportJob, action: string, intervalMs = 400): Promise<WaitResult> {
   const client = await ctx.client();
   const signal = ctx.interruptSignal();
   const started = Date.now();
   let job = initial;
   let tick = 0;
-  const live: LiveView | undefined = ctx.io.isTTY && !ctx.out.json ? startLiveView(ctx.io, createElement(JobProgress, { job, action, elapsedMs: 0, tick })) : undefined;
-  const spinner = live ? setInterval(() => live.update(createElement(JobProgress, { job, action, elapsedMs: Date.now() - started, tick: ++tick })), 120) : undefined;
+  let view: ((job: ImportJob, elapsedMs: number, tick: number) => { el: import('react').ReactElement; startLiveView: () => import('./ui/live.js').LiveView }) | undefined;
+  let live: import('./ui/live.js').LiveView | undefined;
+  if (ctx.io.isTTY && !ctx.out.json) {
+    view = await startJobView(ctx, action);
+    live = view(job, 0, tick).startLiveView();
+  }
+  const spinner = live && view ? setInterval(() => live!.update(view!(job, Date.now() - started, ++tick).el), 120) : undefined;
   let lastLine = '';
   const report = () => {
     if (live) return;
@@ -64,8 +81,8 @@ export async function waitForJob(ctx: CommandContext, initial: ImportJob, action
     return { job, interrupted: false };
   } finally {
     if (spinner) clearInterval(spinner);
-    if (live) {
-      live.update(createElement(JobProgress, { job, action, elapsedMs: Date.now() - started, tick }));
+    if (live && view) {
+      live.update(view(job, Date.now() - started, tick).el);
       live.done();
     }
   }

@@ -129,13 +129,18 @@ export async function main(argv: string[], io: CliIO, deps: MainDeps = {}): Prom
 export async function run(argv: string[]): Promise<void> {
   const interrupt = new AbortController();
   let claimed = false;
+  let abortedAt = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     // A command that handles interrupts stops cleanly on the first signal; a second one (or any
     // signal during a command that does not) exits at once, as the shell expects.
     if (claimed && !interrupt.signal.aborted) {
+      abortedAt = Date.now();
       interrupt.abort();
       return;
     }
+    // conf → atomically → when-exit re-raises the signal it intercepted right after our first
+    // handler ran; that echo is not a second Ctrl-C.
+    if (claimed && Date.now() - abortedAt < 500) return;
     process.exit(sig === 'SIGINT' ? EXIT_INTERRUPTED : 143);
   };
   process.on('SIGINT', onSignal);

@@ -85,7 +85,7 @@ export const busTail = defineCommand<BusTailArgs>({
     const id = await ctx.sessionId(args.session);
     const client = await ctx.client();
     const signal = ctx.interruptSignal();
-    if (!ctx.out.json) ctx.out.note(`listening on ${id}${args.topics ? ` (topics: ${args.topics.join(', ')})` : ''}; Ctrl-C to stop`);
+    ctx.out.note(`listening on ${id}${args.topics ? ` (topics: ${args.topics.join(', ')})` : ''}; Ctrl-C to stop`);
     const c = ctx.out.colors;
     let n = 0;
     const stream = client.busSubscribe(id, {

@@ -1,6 +1,6 @@
 // <JobProgress>: live view of a source import/refresh/promote job while `--wait` polls it, plus
-// `renderJobLine` for the plain-text equivalent printed when stdout is not a TTY.
-// Callers: cli/jobs.ts.
+// cli/jobs.ts prints the plain-text equivalent (renderJobLine) when stdout is not a TTY.
+// Callers: cli/jobs.ts (loaded lazily, only on a TTY).
 import { Box, Text } from 'ink';
 import type { ImportJob } from '../../protocol/types.js';
 import { ProgressBar } from './progress-bar.js';
@@ -35,9 +35,4 @@ export function JobProgress({ job, action, elapsedMs, tick }: JobProgressProps) 
       <Text dimColor>{seconds(elapsedMs)}</Text>
     </Box>
   );
-}
-
-/** One plain line per observed change: `import job_X RUNNING 1,234 files, 14.1 MiB (12s)`. */
-export function renderJobLine(job: ImportJob, action: string, elapsedMs: number): string {
-  return `${action} ${job.jobId} ${shortEnum(job.state, 'UNDERLAY_IMPORT_JOB_STATE_')} ${jobCounts(job)} (${seconds(elapsedMs)})`;
 }
