@@ -1,16 +1,17 @@
 // Mount context hooks: how control-plane commands (commit, checkpoint, annotate, …) learn which
 // session a working directory belongs to, and how they flush a live mount before acting.
 //
-// STATUS: hooks only. `resolveSessionFromCwd` and `syncMountForCwd` return undefined until the
-// mount engineer implements them (src/fuse + src/control): look up the mount registry under
-// `<home>/state/mounts/*/mount.json` for the mount point containing `cwd`, then ask its daemon
-// over the control socket. Every caller already handles `undefined` ("not inside a mount").
+// The mount registry (<home>/state/mounts/*.json, written by live mount daemons) says which mount
+// contains `cwd`; its daemon's control socket flushes it. Every caller handles `undefined`
+// ("not inside a mount").
 //
 // Invariants: never throws for "not in a mount"; throws AetherError only when a mount was found
 // but could not be synced (then the command must not proceed, e.g. commit).
 // Callers: cli/context.ts (session resolution), cli/commands/commit.ts (sync before commit),
 // cli/commands/review.ts (path translation).
 import * as path from 'node:path';
+import { findMountForPath } from './daemon/mount-registry.js';
+import { controlCall } from '../control/control-client.js';
 
 /** Where the CLI runs, relative to a mounted session. */
 export interface MountContext {
@@ -38,21 +39,30 @@ export interface MountSyncResult {
   conflicts: string[];
 }
 
-/**
- * HOOK (mount engineer): the mounted session containing `cwd`, or undefined when `cwd` is not
- * inside an Aether mount.
- */
-export async function resolveSessionFromCwd(_cwd: string, _opts: MountLookupOptions): Promise<MountContext | undefined> {
-  return undefined;
+/** The mounted session containing `cwd`, or undefined when `cwd` is not inside an Aether mount. */
+export async function resolveSessionFromCwd(cwd: string, opts: MountLookupOptions): Promise<MountContext | undefined> {
+  const rec = await findMountForPath(opts.home, cwd);
+  if (!rec) return undefined;
+  const rel = path.relative(rec.mountpoint, path.resolve(cwd));
+  return { sessionId: rec.sessionId, mountPoint: rec.mountpoint, sessionPath: rel ? '/' + rel.split(path.sep).join('/') : '/' };
 }
 
 /**
- * HOOK (mount engineer): wait until every write made so far in the mount containing `cwd` is on
- * the gateway (what `aether sync` does). Undefined when `cwd` is not inside a mount; throws an
- * AetherError (kind network or conflict) when the mount cannot be synced.
+ * Wait until every write made so far in the mount containing `cwd` is on the gateway (what
+ * `aether sync` does). Undefined when `cwd` is not inside a mount; throws an AetherError (kind
+ * network or conflict) when the mount cannot be synced.
  */
-export async function syncMountForCwd(_cwd: string, _opts: MountLookupOptions): Promise<MountSyncResult | undefined> {
-  return undefined;
+export async function syncMountForCwd(cwd: string, opts: MountLookupOptions): Promise<MountSyncResult | undefined> {
+  const rec = await findMountForPath(opts.home, cwd);
+  if (!rec) return undefined;
+  const before = await controlCall<{ pendingUploads: number; conflicts: Array<{ conflictPath: string }> }>(rec.socketPath, 'status', {}, 10_000);
+  await controlCall(rec.socketPath, 'sync');
+  const after = await controlCall<{ conflicts: Array<{ conflictPath: string }> }>(rec.socketPath, 'status', {}, 10_000);
+  return {
+    sessionId: rec.sessionId,
+    uploaded: before.pendingUploads,
+    conflicts: after.conflicts.slice(before.conflicts.length).map((c) => c.conflictPath),
+  };
 }
 
 /**

@@ -18,6 +18,7 @@ import { gatewayGroup } from './gateway.js';
 import { login, logout, profileGroup } from './login.js';
 import { doctor } from './doctor.js';
 import { completion } from './completion.js';
+import { mount, unmount, mounts, status, sync } from './mount.js';
 
 export const COMMANDS: CommandSpec<any>[] = [
   // Sessions
@@ -26,7 +27,12 @@ export const COMMANDS: CommandSpec<any>[] = [
   checkpoint,
   checkpoints,
   restore,
-  // MOUNT: mount, unmount, mounts, status (--watch, ink: see cli/ui/), sync go here.
+  // Mounts
+  mount,
+  unmount,
+  mounts,
+  status,
+  sync,
   // Review
   annotate,
   annotations,

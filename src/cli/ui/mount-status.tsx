@@ -1,0 +1,65 @@
+// <MountStatusView>: the live view of `aether status --watch` — uploads in flight, cache hit rate,
+// conflicts and remote changes of one mount, refreshed every second from its control socket.
+// Callers: cli/commands/mount.ts.
+import { Box, Text } from 'ink';
+import { formatBytes } from '../../cas/size.js';
+import { ProgressBar } from './progress-bar.js';
+
+export interface MountStatus {
+  sessionId: string;
+  mountpoint: string;
+  binding: string;
+  readOnly: boolean;
+  pid: number;
+  pendingUploads: number;
+  uploadsInFlight: number;
+  conflicts: Array<{ path: string; conflictPath: string; at: number; reason: string }>;
+  cache: { hits: number; misses: number; bytes: number; maxBytes: number; entries: number };
+  bytesFetched: number;
+  bytesUploaded: number;
+  blobsFetched: number;
+  listings: number;
+  uploads: number;
+  batches: number;
+  remoteInvalidations: number;
+  watcherError: string | null;
+  locksHeld?: number;
+}
+
+export function MountStatusView({ status: s, tick }: { status: MountStatus; tick: number }) {
+  const total = s.cache.hits + s.cache.misses;
+  const rate = total ? s.cache.hits / total : 1;
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold>{s.mountpoint}</Text> <Text dimColor>({s.sessionId}, {s.binding}{s.readOnly ? ', read-only' : ''})</Text>
+      </Text>
+      <Box gap={1}>
+        <Text>uploads</Text>
+        <Text color={s.uploadsInFlight ? 'yellow' : 'green'}>{s.uploadsInFlight} in flight</Text>
+        <Text>{s.pendingUploads} pending</Text>
+        <Text dimColor>({s.uploads} done, {formatBytes(s.bytesUploaded)})</Text>
+      </Box>
+      <Box gap={1}>
+        <Text>cache hit rate</Text>
+        <ProgressBar value={rate} total={1} tick={tick} width={20} />
+        <Text dimColor>
+          {s.cache.hits} hits / {s.cache.misses} misses, {formatBytes(s.cache.bytes)} of {formatBytes(s.cache.maxBytes)}
+        </Text>
+      </Box>
+      <Text>
+        fetched {formatBytes(s.bytesFetched)} in {s.blobsFetched} blobs · {s.listings} listings · {s.remoteInvalidations} remote changes
+        {s.locksHeld !== undefined ? ` · ${s.locksHeld} locks held` : ''}
+      </Text>
+      <Text color={s.conflicts.length ? 'red' : 'green'}>{s.conflicts.length ? `${s.conflicts.length} conflicts` : 'no conflicts'}</Text>
+      {s.conflicts.slice(-5).map((c) => (
+        <Text key={c.conflictPath} color="red">
+          {'  '}
+          {c.path} → {c.conflictPath}
+        </Text>
+      ))}
+      {s.watcherError ? <Text color="yellow">remote changes: {s.watcherError}</Text> : null}
+      <Text dimColor>Ctrl-C to stop watching</Text>
+    </Box>
+  );
+}
