@@ -165,7 +165,7 @@ async function isStale(dir: string): Promise<boolean> {
     await fsp.stat(dir);
     return false;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOTCONN';
+    return ['ENOTCONN', 'ECONNABORTED'].includes((e as NodeJS.ErrnoException).code ?? '');
   }
 }
 

@@ -47,7 +47,7 @@ async function isStaleMount(dir: string): Promise<boolean> {
     await fsp.stat(dir);
     return false;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOTCONN';
+    return ['ENOTCONN', 'ECONNABORTED'].includes((e as NodeJS.ErrnoException).code ?? '');
   }
 }
 
