@@ -25,8 +25,12 @@ export type SegmentSpec =
 export interface SegmentMutationSpec {
   path: string;
   segments: SegmentSpec[];
-  /** Final size; always applied (absent = 0, as proto3 JSON omits defaults). */
-  logicalSize: number;
+  /**
+   * Final size (truncate or zero-extend), when the request gives one. Absent = no resize: the file
+   * keeps the size the segments leave it, max(current size, end of the furthest segment), so a
+   * client that omits the field never truncates a file by accident. An explicit "0" truncates.
+   */
+  logicalSize: number | undefined;
   expectedHash: string;
   /** Permission bits, 0 = keep / default. */
   perm: number;
@@ -62,7 +66,8 @@ export function parseSegmentMutation(v: unknown, field: string): SegmentMutation
   if (o.path === undefined) throw invalidArgument(`${field}.path is required`);
   const path = normalizePath(o.path, `${field}.path`, { allowRoot: false });
   const segments = parseArray(o.segments, `${field}.segments`).map((s, i) => parseSegment(s, `${field}.segments[${i}]`));
-  const logicalSize = parseInt64(o.logicalSize, `${field}.logicalSize`, 0, offsetOpts);
+  const absent = o.logicalSize === undefined || o.logicalSize === null || o.logicalSize === '';
+  const logicalSize = absent ? undefined : parseInt64(o.logicalSize, `${field}.logicalSize`, 0, offsetOpts);
   return { path, segments, logicalSize, expectedHash: parseExpectedHash(o.expectedHash, `${field}.expectedHash`), perm: parsePerm(o.mode, `${field}.mode`) };
 }
 
@@ -89,7 +94,7 @@ export async function checkBorrowed(core: GatewayCore, tenantId: string, spec: S
   }
 }
 
-/** Splice the segments over the current extents, then apply logicalSize. Pure; nothing is stored. */
+/** Splice the segments over the current extents, then apply logicalSize if given. Pure; nothing is stored. */
 export function splicedPieces(old: readonly Extent[], spec: SegmentMutationSpec): Piece[] {
   let pieces = fromExtents(old);
   for (const s of spec.segments) {
@@ -99,7 +104,7 @@ export function splicedPieces(old: readonly Extent[], spec: SegmentMutationSpec)
       pieces = splice(pieces, s.offset, [s.kind === 'hole' ? hole(s.length) : blob(s.hash, s.casOffset, s.length)]);
     }
   }
-  return resize(pieces, spec.logicalSize);
+  return spec.logicalSize === undefined ? normalize(pieces) : resize(pieces, spec.logicalSize);
 }
 
 /** The bytes of some pieces (new data from memory, stored ranges from the local CAS, holes as zeros). */

@@ -389,8 +389,16 @@ describe('filesystem routes', () => {
         mutations: [{ path: '/new/sparse.bin', segments: [{ data: { offset: '6', content: b64('Z') } }], logicalSize: '9' }],
       });
       expect(await readFile(sid, '/new/sparse.bin')).toEqual(Buffer.from('he\0\0\0\0Z\0\0'));
-      // logicalSize "0" (or absent, as proto3 JSON omits defaults) truncates to empty.
+      // Absent logicalSize never truncates: the file keeps the size the segments leave it
+      // (max of the current size and the end of the furthest segment).
       await ok('POST', `/v1/sessions/${sid}/patchSegments`, { mutations: [{ path: '/new/sparse.bin' }] });
+      expect(await readFile(sid, '/new/sparse.bin')).toEqual(Buffer.from('he\0\0\0\0Z\0\0'));
+      await ok('POST', `/v1/sessions/${sid}/patchSegments`, { mutations: [{ path: '/new/sparse.bin', segments: [{ data: { offset: '1', content: b64('E') } }] }] });
+      expect(await readFile(sid, '/new/sparse.bin')).toEqual(Buffer.from('hE\0\0\0\0Z\0\0'));
+      await ok('POST', `/v1/sessions/${sid}/patchSegments`, { mutations: [{ path: '/new/sparse.bin', segments: [{ data: { offset: '9', content: b64('!!') } }] }] });
+      expect(await readFile(sid, '/new/sparse.bin')).toEqual(Buffer.from('hE\0\0\0\0Z\0\0!!'));
+      // An explicit "0" truncates to empty.
+      await ok('POST', `/v1/sessions/${sid}/patchSegments`, { mutations: [{ path: '/new/sparse.bin', logicalSize: '0' }] });
       expect(await node(sid, '/new/sparse.bin')).toMatchObject({ sizeBytes: '0', contentHash: sha('') });
     });
 
