@@ -70,6 +70,12 @@ export const analytics = defineCommand<{ session?: string }>({
   },
 });
 
+/** At most 4 significant digits for display (the JSON keeps full precision). */
+function roundForHumans(v: number | undefined): string {
+  if (!v) return '0';
+  return Math.abs(v) >= 1000 ? v.toFixed(0) : String(Number(v.toPrecision(4)));
+}
+
 const GRANULARITIES = ['hour', 'day', 'week', 'month'];
 
 export const usage = defineCommand<{ from?: string; to?: string; granularity?: string }>({
@@ -99,9 +105,9 @@ export const usage = defineCommand<{ from?: string; to?: string; granularity?: s
         ['tenantId', u.tenantId],
         ['window', `${u.windowStart ?? args.from} → ${u.windowEnd ?? args.to}`],
         ['granularity', u.granularity || undefined],
-        ['sessionHours', String(u.sessionHours ?? 0)],
-        ['storageGbMonth', String(u.storageGbMonth ?? 0)],
-        ['egressGb', String(u.egressGb ?? 0)],
+        ['sessionHours', roundForHumans(u.sessionHours)],
+        ['storageGbMonth', roundForHumans(u.storageGbMonth)],
+        ['egressGb', roundForHumans(u.egressGb)],
         ['aggregationVersion', u.aggregationVersion !== undefined ? String(u.aggregationVersion) : undefined],
       ]),
     );
