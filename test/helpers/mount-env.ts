@@ -22,6 +22,16 @@ export interface MountEnv {
   teardown(): Promise<void>;
 }
 
+/** fetch that retries once when a kept-alive socket was closed by the server while idle. */
+async function fetchRetry(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    if ((e as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw e;
+    return fetch(url, init);
+  }
+}
+
 export const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
 export async function createMountEnv(): Promise<MountEnv> {
@@ -32,7 +42,7 @@ export async function createMountEnv(): Promise<MountEnv> {
   const gw = await startGatewayProcess(path.join(root, 'gwdata'));
   const mounts: MountProc[] = [];
   const call = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(gw.url + p, {
+    const res = await fetchRetry(gw.url + p, {
       method,
       headers: { authorization: `Bearer ${gw.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -69,7 +79,7 @@ export async function createMountEnv(): Promise<MountEnv> {
           continue;
         }
         const start = Number(x.casOffset ?? 0);
-        const res = await fetch(`${gw.url}/v1/sessions/${sessionId}/blobs/${encodeURIComponent(x.hash)}`, {
+        const res = await fetchRetry(`${gw.url}/v1/sessions/${sessionId}/blobs/${encodeURIComponent(x.hash)}`, {
           headers: { authorization: `Bearer ${gw.token}`, range: `bytes=${start}-${start + len - 1}` },
         });
         parts.push(Buffer.from(await res.arrayBuffer()));
