@@ -85,6 +85,8 @@ export const busTail = defineCommand<BusTailArgs>({
     const id = await ctx.sessionId(args.session);
     const client = await ctx.client();
     const signal = ctx.interruptSignal();
+    // Fail fast (exit 3/5/6) before announcing anything: the stream itself only reports on first read.
+    await client.getSession(id, { signal });
     ctx.out.note(`listening on ${id}${args.topics ? ` (topics: ${args.topics.join(', ')})` : ''}; Ctrl-C to stop`);
     const c = ctx.out.colors;
     let n = 0;
