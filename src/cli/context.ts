@@ -12,7 +12,7 @@
 // Callers: cli/main.ts, cli/commands/*.
 import type { Command } from 'commander';
 import { AetherError, UserError } from '../shared/errors.js';
-import { createLogger, type Logger } from '../shared/log.js';
+import { createLogger, parseLogLevel, type Logger, type LogLevel } from '../shared/log.js';
 import { loadConfig, type ConfigFlags, type LoadedConfig } from '../config/load.js';
 import type { GatewayClient } from '../client/index.js';
 import type { CliIO } from './io.js';
@@ -60,6 +60,7 @@ export class CommandContext {
   readonly #clientFactory: ClientFactory;
   #loaded?: LoadedConfig;
   #logger?: Logger;
+  #loggerLevel?: LogLevel;
   #target?: Promise<GatewayTarget>;
   #client?: GatewayClient;
   #mount?: Promise<MountContext | undefined>;
@@ -86,15 +87,13 @@ export class CommandContext {
     return this.#loaded;
   }
 
-  /** Logger writing to stderr at the configured level (AETHER_LOG). */
+  /** Logger writing to stderr at the configured level (AETHER_LOG, else the profile's logLevel). */
   get logger(): Logger {
-    if (!this.#logger) {
-      // The level comes from the merged config, which itself may log warnings: build a provisional
-      // env-based logger first to break the cycle.
-      const envLevel = this.io.env.AETHER_LOG?.toLowerCase();
-      const provisional = createLogger((l) => this.io.stderr.write(l), envLevel === 'debug' || envLevel === 'info' || envLevel === 'error' || envLevel === 'silent' ? envLevel : 'warn');
-      this.#logger = provisional;
-      if (this.#loaded) this.#logger = createLogger((l) => this.io.stderr.write(l), this.#loaded.config.logLevel);
+    // Until the config is loaded (loading it may itself warn) the level comes from AETHER_LOG alone.
+    const level = this.#loaded?.config.logLevel ?? parseLogLevel(this.io.env.AETHER_LOG, 'warn');
+    if (!this.#logger || this.#loggerLevel !== level) {
+      this.#logger = createLogger((l) => this.io.stderr.write(l), level);
+      this.#loggerLevel = level;
     }
     return this.#logger;
   }

@@ -6,6 +6,7 @@
 //   - SIGINT/SIGTERM close the server cleanly (exit 0).
 //   - `status` never prints the token.
 // Callers: cli/commands/index.ts; the embedded gateway spawns `gateway serve` (embedded-gateway.ts).
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { createLogger, parseLogLevel } from '../../shared/log.js';
 import { UserError } from '../../shared/errors.js';
@@ -117,9 +118,10 @@ export interface GatewayStatus {
   error?: string;
 }
 
-async function countSessions(ctx: CommandContext): Promise<{ sessions?: number; error?: string }> {
+async function countSessions(ctx: CommandContext, target?: { url: string; token: string }): Promise<{ sessions?: number; error?: string }> {
+  const own = target ? ctx.newClient({ ...target, retries: 0 }) : undefined;
   try {
-    const client = await ctx.client();
+    const client = own ?? (await ctx.client());
     let n = 0;
     let pageToken: string | undefined;
     let pages = 0;
@@ -131,6 +133,8 @@ async function countSessions(ctx: CommandContext): Promise<{ sessions?: number; 
     return { sessions: n };
   } catch (err) {
     return { error: (err as Error).message };
+  } finally {
+    await own?.close().catch(() => undefined);
   }
 }
 
@@ -161,7 +165,13 @@ export const gatewayStatus = defineCommand<Record<string, never>>({
         logFile: embeddedGatewayLogFile(config.home),
       };
     }
-    if (st.running) Object.assign(st, await countSessions(ctx));
+    if (st.running && st.mode === 'remote') Object.assign(st, await countSessions(ctx));
+    if (st.running && st.mode === 'embedded') {
+      // Talk to the live gateway directly: status must never start one (ctx.client() would).
+      const token = await fsp.readFile(path.join(paths.gatewayDataDir, 'admin-token'), 'utf8').then((t) => t.trim(), () => '');
+      if (token) ctx.secrets.push(token);
+      Object.assign(st, token ? await countSessions(ctx, { url: st.url!, token }) : { error: 'admin-token missing' });
+    }
     const c = ctx.out.colors;
     ctx.out.result(st, () =>
       ctx.out.keyValues([

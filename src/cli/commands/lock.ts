@@ -44,7 +44,7 @@ export const lock = defineCommand<LockArgs>({
     let broken: { lockId: string; ownerId: string } | undefined;
     if (args.force) {
       try {
-        broken = await client.forceUnlock(id, { path, reason: args.reason });
+        broken = await client.forceUnlock(id, { path, reason: args.reason ?? '' });
       } catch (err) {
         // Nothing to break is fine: we only want the lock.
         if (!(isGatewayError(err) && err.rpcCode === RpcCode.NOT_FOUND)) throw err;
