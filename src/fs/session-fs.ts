@@ -1197,12 +1197,15 @@ export class SessionFilesystem {
     let first = true;
     let batch: Seg[] = [];
     let batchBytes = 0;
+    let dataEnd = 0;
     const sendBatch = async (last: boolean) => {
+      // Intermediate requests of a long upload let the file grow with the data sent so far (so the
+      // gateway never hashes a long zero tail); the last one sets the final size.
+      const logicalSize = last ? rec.size : Math.min(rec.size, Math.max(dataEnd, rec.isNew ? 0 : rec.baseLimit));
       await this.client.patchSegments(this.sessionId, {
-        mutations: [{ path: rec.path, segments: batch, logicalSize: rec.size, expectedHash: first ? rec.baseHash : '', mode: rec.mode }],
+        mutations: [{ path: rec.path, segments: batch, logicalSize, expectedHash: first ? rec.baseHash : '', mode: rec.mode }],
         conflictPolicy: 'SEGMENT_CONFLICT_POLICY_ABORT_ON_CONFLICT',
       });
-      void last;
       first = false;
       batch = [];
       batchBytes = 0;
@@ -1221,7 +1224,8 @@ export class SessionFilesystem {
         batchBytes += n;
         this.stats.bytesUploaded += n;
         pos += n;
-        if (batchBytes >= this.maxRequestBytes) await sendBatch(false);
+        dataEnd = Math.max(dataEnd, pos);
+        if (batchBytes >= this.maxRequestBytes && pos < rec.size) await sendBatch(false);
       }
     }
     if (batch.length > 0 || first) await sendBatch(true);

@@ -4,13 +4,15 @@ import type { Db } from '../db/database.js';
 import type { BlobStore } from './blob-store.js';
 import { chunk } from './chunker.js';
 import type { Extent } from './tree-store.js';
-import { createContentHasher } from '../../shared/digest.js';
+import { createHash, type Hash } from 'node:crypto';
 import type { Counters } from '../counters.js';
 
 export class ContentStore {
   private readonly insertBlob;
   private readonly insertRef;
   private readonly hasRef;
+  /** Hash states after hashing an extent list, by a digest of that list (LRU, small). */
+  private readonly hashStates = new Map<string, Hash>();
 
   constructor(private db: Db, readonly blobs: BlobStore, private counters: Counters, private now: () => number) {
     this.insertBlob = db.prepare('INSERT OR IGNORE INTO blobs (hash, size, created_at) VALUES (?, ?, ?)');
@@ -85,11 +87,38 @@ export class ContentStore {
     }
   }
 
-  /** sha256 content hash of a file given its extents. */
+  /**
+   * sha256 content hash of a file given its extents. Hash states after recently hashed extent
+   * lists are remembered (keyed by a digest of the extent list), so a file that grows by appends —
+   * a large upload arriving in several patchSegments requests — costs O(new bytes) per request
+   * instead of rehashing everything before it.
+   */
   async hashOf(extents: Extent[]): Promise<string> {
-    const h = createContentHasher();
-    await this.forEachPiece(extents, (b) => h.update(b));
-    return h.digest();
+    // Rolling identity of each extent-list prefix.
+    const keys: string[] = [];
+    let k = '';
+    for (const x of extents) {
+      k = createHash('sha1').update(k).update(`${x.h}:${x.o}:${x.n}`).digest('hex');
+      keys.push(k);
+    }
+    let start = 0;
+    let state: Hash | undefined;
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const hit = this.hashStates.get(keys[i]!);
+      if (hit) {
+        state = hit.copy();
+        start = i + 1;
+        break;
+      }
+    }
+    const h = state ?? createHash('sha256');
+    await this.forEachPiece(extents.slice(start), (b) => void h.update(b));
+    if (keys.length) {
+      this.hashStates.delete(keys[keys.length - 1]!);
+      this.hashStates.set(keys[keys.length - 1]!, h.copy());
+      if (this.hashStates.size > 256) this.hashStates.delete(this.hashStates.keys().next().value!);
+    }
+    return 'sha256:' + h.digest('hex');
   }
 
   /** All bytes of a file (for small files and git export). */
