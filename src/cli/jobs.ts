@@ -51,7 +51,10 @@ export async function waitForJob(ctx: CommandContext, initial: ImportJob, action
   let tick = 0;
   let view: ((job: ImportJob, elapsedMs: number, tick: number) => { el: import('react').ReactElement; startLiveView: () => import('./ui/live.js').LiveView }) | undefined;
   let live: import('./ui/live.js').LiveView | undefined;
-  if (ctx.io.isTTY && !ctx.out.json) {
+  // A live view needs a real terminal size (a pty without one, e.g. under `script`, reports 0 and
+  // ink would then redraw by clearing the screen).
+  const { columns = 0, rows = 0 } = ctx.io.stdout as { columns?: number; rows?: number };
+  if (ctx.io.isTTY && !ctx.out.json && columns >= 40 && rows >= 2) {
     view = await startJobView(ctx, action);
     live = view(job, 0, tick).startLiveView();
   }
