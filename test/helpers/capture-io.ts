@@ -26,6 +26,9 @@ export interface CaptureOptions {
   cwd?: string;
   isTTY?: boolean;
   stdinIsTTY?: boolean;
+  /** Terminal size reported by stdout (live ink views need one). */
+  columns?: number;
+  rows?: number;
 }
 
 class Sink extends Writable {
@@ -44,6 +47,7 @@ class Sink extends Writable {
 export function captureIO(opts: CaptureOptions = {}): CapturedIO {
   const stdout = new Sink();
   const stderr = new Sink();
+  if (opts.columns !== undefined) Object.assign(stdout, { columns: opts.columns, rows: opts.rows ?? 24 });
   let stdin: NodeJS.ReadableStream;
   if (opts.stdin !== undefined) stdin = Readable.from([Buffer.from(opts.stdin)]);
   else {

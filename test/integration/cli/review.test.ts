@@ -156,6 +156,16 @@ describe('sources', () => {
     expect((await h.run(['source', 'job', sourceId, noWait.json().jobId, '--wait', '--json'])).json().state).toBe('UNDERLAY_IMPORT_JOB_STATE_SUCCEEDED');
   });
 
+  it('--wait on a terminal renders the ink progress view, then the job', async () => {
+    const tail = h.start(['source', 'refresh', sourceId, '--wait'], { isTTY: true, columns: 100, rows: 30 });
+    expect(await tail.done).toBe(0);
+    const out = tail.io.out();
+    expect(out).toContain('refresh job_');
+    expect(out).toMatch(/\d+ files, /);
+    expect(out).toMatch(/state:.*SUCCEEDED/);
+    expect(tail.io.err()).not.toMatch(/refresh job_\S+ (QUEUED|RUNNING)/); // no plain lines on a TTY
+  });
+
   it('unknown source / job exit 3; missing --git-remote exits 2', async () => {
     expect((await h.run(['source', 'show', 'src_missing'])).code).toBe(3);
     expect((await h.run(['source', 'job', sourceId, 'job_missing'])).code).toBe(3);
