@@ -49,23 +49,35 @@ export function isUnder(p: string, prefix: string): boolean {
   return p === prefix || p.startsWith(prefix + '/');
 }
 
-const B64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
-const B64URL_CHARS = /^[A-Za-z0-9_-]*={0,2}$/;
+/** Strip trailing "=" padding without a regex (multi-megabyte strings). */
+function unpad(s: string): string {
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 61 /* = */) end--;
+  return s.slice(0, end);
+}
 
 /**
  * Decode a proto3-JSON `bytes` field (standard or URL-safe base64, padding optional). Missing →
- * empty buffer. Validation is linear-time (no backtracking), so multi-megabyte payloads are fine.
+ * empty buffer. Strictness without regexes over the payload: decode natively, re-encode, and
+ * compare — any character outside the alphabet (which the decoder would skip) makes them differ.
  */
 export function parseBytes(v: unknown, field: string): Buffer {
   if (v === undefined || v === null || v === '') return Buffer.alloc(0);
   if (typeof v !== 'string') throw invalidArgument(`${field} must be a base64 string`);
-  const s = /\s/.test(v) ? v.replace(/\s+/g, '') : v;
-  const url = !B64_CHARS.test(s);
-  if (url && !B64URL_CHARS.test(s)) throw invalidArgument(`${field} is not valid base64`);
-  const body = s.replace(/=+$/, '');
-  const padded = s.length !== body.length;
-  if (body.length % 4 === 1 || (padded && s.length % 4 !== 0)) throw invalidArgument(`${field} is not valid base64`);
-  return Buffer.from(s, url ? 'base64url' : 'base64');
+  const tryDecode = (str: string): Buffer | undefined => {
+    const body = unpad(str);
+    if (str.length - body.length > 2 || body.length % 4 === 1) return undefined;
+    if (str.length !== body.length && str.length % 4 !== 0) return undefined;
+    for (const enc of ['base64', 'base64url'] as const) {
+      const buf = Buffer.from(body, enc);
+      if (unpad(buf.toString(enc)) === body) return buf;
+    }
+    return undefined;
+  };
+  let out = tryDecode(v);
+  if (!out && /\s/.test(v)) out = tryDecode(v.replace(/\s+/g, ''));
+  if (!out) throw invalidArgument(`${field} is not valid base64`);
+  return out;
 }
 
 /** Parse a proto3-JSON int64 (string or number). Missing → `dflt`. */
