@@ -374,6 +374,12 @@ export class SessionFilesystem {
   private applyMeta(node: FsNode, m: ManifestNode): void {
     const hash = m.contentHash ?? '';
     const size = toNum(m.sizeBytes);
+    if (m.nlink) node.nlink = m.nlink;
+    if (node.dirty && node.remote) {
+      // Local edits are based on the hash we started from: keep it (and its extents), so the
+      // upload's expectedHash still detects that someone else changed the file meanwhile.
+      return;
+    }
     node.remote = true;
     if (node.kind === 'file' && node.remoteHash !== hash) {
       node.extents = undefined;
@@ -388,7 +394,6 @@ export class SessionFilesystem {
       node.size = size;
       node.mode = modeFor(node.kind, m.mode);
     }
-    if (m.nlink) node.nlink = m.nlink;
     if (m.modifiedAt && !node.dirty) {
       const t = Date.parse(m.modifiedAt);
       if (!Number.isNaN(t)) {
@@ -820,7 +825,8 @@ export class SessionFilesystem {
     if (existing) {
       if (flags & 0o200 /* O_EXCL */) throw fsError('EEXIST');
       if (existing.kind === 'dir') throw fsError('EISDIR');
-      const fh = await this.open(path, flags | O_TRUNC);
+      // O_CREAT on an existing file is a plain open (truncating only if O_TRUNC was asked for).
+      const fh = await this.open(path, flags);
       return { fh, attr: this.attr(existing) };
     }
     const node = this.newNode(parent, name, 'file', modeFor('file', mode));
