@@ -13,11 +13,14 @@ export interface paths {
         };
         /**
          * List the tenant's sessions
-         * @description **Aether extension** (not in the seed contract): lets a client find the sessions of its tenant without keeping their ids elsewhere.
+         * @description **Aether extension** (not in the seed contract): lets a client find the sessions of its tenant without keeping their ids elsewhere. Oldest first; `pageSize` 0/absent = 100, capped at 1000.
          */
         get: operations["SessionService_ListSessions"];
         put?: never;
-        /** Create a session */
+        /**
+         * Create a session
+         * @description Without `sourceRef` (or with an empty `sourceId`) the session starts as an empty workspace: `baseFingerprint` is git's empty-tree id `4b825dc642cb6eb9a060e54bf8d69288fbee4904` and `capabilities.commit` is false. With a `sourceId` but no `revisionId` the source's latest revision is used; a source without an imported revision yet → code 9 FAILED_PRECONDITION. `revisionId` without `sourceId` → code 3; an unknown source or revision → code 5.
+         */
         post: operations["SessionService_CreateSession"];
         delete?: never;
         options?: never;
@@ -53,7 +56,7 @@ export interface paths {
         put?: never;
         /**
          * Fork a session
-         * @description Creates a new session from the session in the path (the seed calls it `{sourceSessionId}`). Unknown checkpoint label → code 5 NOT_FOUND.
+         * @description Creates a new session from the session in the path (the seed calls it `{sourceSessionId}`). The fork starts from the named checkpoint's tree, or the current tree when `sourceCheckpointLabel` is ""/absent; it keeps the parent's source, revision and `baseFingerprint`, and its tags are the parent's overlaid with `newTags`. Unknown checkpoint label → code 5 NOT_FOUND.
          */
         post: operations["SessionService_ForkSession"];
         delete?: never;
@@ -71,7 +74,7 @@ export interface paths {
         };
         /**
          * Read the session manifest (tree listing)
-         * @description Nodes are sorted by `path` in byte order. `pathPrefix` matches on path boundaries: "/src" matches "/src" itself and "/src/...", never "/srcx". The root directory is implicit and never listed. A prefix that matches nothing yields an empty `nodes` list (200, not 404), so with `maxDepth=1` an empty page means the directory does not exist. Pages reflect the tree at the time each page is served; `manifestHash` tells whether it changed between pages.
+         * @description Nodes are sorted by `path` in byte order. `pathPrefix` matches on path boundaries: "/src" matches "/src" itself and "/src/...", never "/srcx". The node at `pathPrefix` itself is listed (first), as in the seed example where "/src" precedes "/src/main.ts"; the root directory "/" is implicit and never listed. A prefix that matches nothing yields an empty `nodes` list (200, not 404), so with `maxDepth=1` an empty page means the directory does not exist. Pages reflect the tree at the time each page is served (the token resumes after the last path served); `manifestHash` tells whether it changed between pages.
          */
         get: operations["SessionService_GetManifest"];
         put?: never;
@@ -95,7 +98,10 @@ export interface paths {
          */
         get: operations["SessionService_ListCheckpoints"];
         put?: never;
-        /** Create a checkpoint */
+        /**
+         * Create a checkpoint
+         * @description Snapshots the current tree (after every in-flight mutation has landed). `label` is at most 256 characters (else code 3); labels need not be unique.
+         */
         post: operations["SessionService_CreateCheckpoint"];
         delete?: never;
         options?: never;
@@ -136,7 +142,10 @@ export interface paths {
          */
         get: operations["AnnotationService_ListAnnotations"];
         put?: never;
-        /** Add an annotation */
+        /**
+         * Add an annotation
+         * @description The file must exist (code 5) and be a regular file (code 9). When `expectedContentHash` is set and differs from the file's current content hash the call fails with code 9 FAILED_PRECONDITION (HTTP 400): the comment cannot land on this content, so re-read the file and re-anchor the comment rather than retrying. The annotation records the file's content hash at that moment and outlives later edits or deletion of the file.
+         */
         post: operations["AnnotationService_AddAnnotation"];
         delete?: never;
         options?: never;
@@ -157,7 +166,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Update an annotation's status */
+        /**
+         * Update an annotation's status
+         * @description Unknown annotation → code 5. Setting the status it already has is allowed.
+         */
         patch: operations["AnnotationService_UpdateAnnotation"];
         trace?: never;
     };
@@ -323,7 +335,7 @@ export interface paths {
         };
         /**
          * Subscribe to the session bus (stream)
-         * @description A long-lived streaming response: newline-delimited JSON, one `v1BusStreamItem` per line (`{"result": v1Message}` or a final `{"error": rpcStatus}`). First replays up to `replayLimit` of the most recent stored messages matching `topics` (or, with `replayAfterMessageId`, the messages published after that one), then delivers new messages live until the client disconnects. Errors detected before the stream starts are ordinary JSON `rpcStatus` responses.
+         * @description A long-lived streaming response: newline-delimited JSON, one `v1BusStreamItem` per line (`{"result": v1Message}` or a final `{"error": rpcStatus}`). First replays up to `replayLimit` of the most recent stored messages matching `topics` (or, with `replayAfterMessageId`, the messages published after that one), then delivers new messages live until the client disconnects. Errors detected before the stream starts are ordinary JSON `rpcStatus` responses. At most 256 `topics`; an unknown `replayAfterMessageId` → code 5 (before the stream starts). A subscriber that stops reading is cut off with a final `{"error": {"code": 8, ...}}` line once more than 16 MiB are waiting; resubscribe with `replayAfterMessageId` to catch up.
          */
         get: operations["BusService_Subscribe"];
         put?: never;
@@ -648,7 +660,7 @@ export interface paths {
         put?: never;
         /**
          * Set a POSIX lock (blocking)
-         * @description Waits until the lock is granted: the request stays open. If the client disconnects first, the wait is abandoned and no lock is taken.
+         * @description Waits until the lock is granted: the request stays open. Waiters are served in FIFO order, each as soon as it no longer conflicts. If the client disconnects first, the wait is abandoned and no lock is taken. A wait that would close a wait-for cycle between owners of the session fails at once with code 10 and an EDEADLK ErrorInfo detail; `timeoutMs` (extension) bounds the wait (code 4); `:releasePosixLocks` of the waiter's client ends it with code 10.
          */
         post: operations["FileSystemService_SetPosixLockBlocking"];
         delete?: never;
@@ -666,7 +678,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Take a whole-file flock */
+        /**
+         * Take a whole-file flock
+         * @description One whole-file lock per owner; a new mode converts it. With `blocking: false` a conflict fails with code 10 ABORTED (and a failed conversion keeps the old lock). With `blocking: true` the request stays open until the lock is granted; a blocking conversion first drops the old lock, then waits (as Linux does). `timeoutMs` (extension) bounds a blocking wait (code 4). Mode `POSIX_FLOCK_MODE_UNLOCK` (extension) releases the owner's flock, like `:funlock` with `isFlock: true`. The path must exist (code 5) except for UNLOCK.
+         */
         post: operations["FileSystemService_Flock"];
         delete?: never;
         options?: never;
@@ -683,8 +698,31 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Release POSIX or flock locks */
+        /**
+         * Release POSIX or flock locks
+         * @description Releasing locks one does not hold is not an error (like F_UNLCK / LOCK_UN). The path need not exist (a close after unlink still releases).
+         */
         post: operations["FileSystemService_Funlock"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}:releasePosixLocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release every POSIX/flock lock of one client
+         * @description Drops every fcntl and flock lock of `owner.clientId` (optionally only `owner.ownerId`'s) on every path of the session, and ends that client's pending blocking waits with code 10. Releasing nothing is not an error. **Aether extension** (not in the seed contract): POSIX locks belong to processes of a mount; when a mount goes away (unmount, crash recovery, kill -9) the kernel-side owners are gone and nobody would ever unlock, so the mount drops its locks in one call.
+         */
+        post: operations["FileSystemService_ReleasePosixLocks"];
         delete?: never;
         options?: never;
         head?: never;
@@ -854,7 +892,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get tenant usage */
+        /**
+         * Get tenant usage
+         * @description Usage of the caller's tenant over [windowStart, windowEnd). Storage is the tenant's stored blob bytes times the window length in 30-day months; GB = 10^9 bytes. windowEnd before windowStart → code 3.
+         */
         get: operations["AnalyticsService_GetUsage"];
         put?: never;
         post?: never;
@@ -891,10 +932,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List sources */
+        /**
+         * List sources
+         * @description The tenant's sources, oldest first. `pageSize` 0/absent = 50, capped at 1000.
+         */
         get: operations["UnderlaySourceService_ListSources"];
         put?: never;
-        /** Create a source */
+        /**
+         * Create a source
+         * @description Registers the remote and queues the initial import of `gitRemote.defaultRef`, then waits up to 10 s for it: a small repository answers UNDERLAY_SOURCE_STATUS_READY with `latestRevisionId` set (as in the seed example), a larger one UNDERLAY_SOURCE_STATUS_IMPORTING (poll `GET /v1/sources/{sourceId}`).
+         */
         post: operations["UnderlaySourceService_CreateSource"];
         delete?: never;
         options?: never;
@@ -943,7 +990,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Poll an import job */
+        /**
+         * Poll an import job
+         * @description A job is only visible under its own source (else code 5).
+         */
         get: operations["UnderlaySourceService_GetImportJob"];
         put?: never;
         post?: never;
@@ -979,7 +1029,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Promote a session into the source */
+        /**
+         * Promote a session into the source
+         * @description The session must belong to the caller's tenant (else code 5); its tree is captured after in-flight mutations land. While an approval of the session is pending → code 9.
+         */
         post: operations["UnderlaySourceService_PromoteSession"];
         delete?: never;
         options?: never;
@@ -996,7 +1049,7 @@ export interface paths {
         };
         /**
          * Read the session event log
-         * @description Events in [startTime, endTime), oldest first.
+         * @description Events in [startTime, endTime), oldest first (log order). `pageSize` 0/absent = 100, capped at 1000. endTime before startTime → code 3. Extensions: `eventType` filters (repeatable), `afterEventId` resumes after a known event, and `waitSeconds` turns an empty answer into a long poll — together they let a mount follow the log with one open request.
          */
         get: operations["EventService_ListEvents"];
         put?: never;
@@ -1031,12 +1084,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a secret */
+        /**
+         * Get a secret
+         * @description Without `scope`, a session-scoped secret shadows a tenant-scoped one of the same name. Not found (in the scope) → code 5; a value that cannot be decrypted with this gateway's key → code 15 DATA_LOSS.
+         */
         get: operations["SecretService_GetSecret"];
-        /** Set a secret */
+        /**
+         * Set a secret
+         * @description Creates or replaces the secret in `scope` (absent = SECRET_SCOPE_SESSION). Session-scoped secrets are not inherited by forks.
+         */
         put: operations["SecretService_SetSecret"];
         post?: never;
-        /** Delete a secret */
+        /**
+         * Delete a secret
+         * @description Deletes the secret of `scope` (absent = SECRET_SCOPE_SESSION, so a tenant secret is never removed by accident). Not found in that scope → code 5.
+         */
         delete: operations["SecretService_DeleteSecret"];
         options?: never;
         head?: never;
@@ -1052,7 +1114,7 @@ export interface paths {
         };
         /**
          * Read the raw bytes of one CAS blob
-         * @description Serves a blob only if it is referenced by a session of the caller's tenant; any other hash (including malformed or unknown ones) answers 404 with an `rpcStatus` body. Supports a single `Range: bytes=` range (206 or 416); a multi-range header is ignored (200, whole blob). Blobs are immutable: the strong `ETag` is the quoted hash and responses carry `Cache-Control: public, max-age=31536000, immutable`. **Aether extension** (not in the seed contract): the seeds expose CAS extents (hashes) but no way to read their bytes, so a mount could never read file content.
+         * @description Serves a blob only if it is referenced by a session of the caller's tenant; any other hash (including malformed or unknown ones) answers 404 with an `rpcStatus` body. Supports a single `Range: bytes=` range (206 or 416); a multi-range header is ignored (200, whole blob). Blobs are immutable: the strong `ETag` is the quoted hash and responses carry `Cache-Control: public, max-age=31536000, immutable`; `If-None-Match` with that tag → 304, and `If-Range` with any other validator serves the whole blob. **Aether extension** (not in the seed contract): the seeds expose CAS extents (hashes) but no way to read their bytes, so a mount could never read file content.
          */
         get: operations["FileSystemService_GetBlob"];
         put?: never;
@@ -1118,10 +1180,48 @@ export interface components {
              */
             message: string;
             /**
-             * @description Structured details; usually empty.
+             * @description Structured details; usually empty. A deadlocked blocking lock wait carries one `rpcErrorInfo` (reason EDEADLK).
              * @example []
              */
             details?: components["schemas"]["protobufAny"][];
+        };
+        /**
+         * @description google.rpc.ErrorInfo as it appears in `rpcStatus.details` (a `protobufAny` with this `@type`). Reasons: EDEADLK (a blocking POSIX lock wait would deadlock; `metadata.path`). **Aether extension** (not in the seed contract): gives clients a stable, machine-readable reason where the code alone is ambiguous (code 10 also means an ordinary lock conflict).
+         * @example {
+         *       "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+         *       "reason": "EDEADLK",
+         *       "domain": "aetherfs.io",
+         *       "metadata": {
+         *         "path": "/src/main.ts"
+         *       }
+         *     }
+         */
+        rpcErrorInfo: {
+            /**
+             * @description Type URL.
+             * @example type.googleapis.com/google.rpc.ErrorInfo
+             * @enum {string}
+             */
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo";
+            /**
+             * @description UPPER_SNAKE_CASE reason.
+             * @example EDEADLK
+             */
+            reason: string;
+            /**
+             * @description Always "aetherfs.io".
+             * @example aetherfs.io
+             */
+            domain: string;
+            /**
+             * @description Reason-specific context.
+             * @example {
+             *       "path": "/src/main.ts"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
         };
         /**
          * @description Lifecycle state of a session. PENDING_APPROVAL is entered by request-approval and left by grant or deny (back to ACTIVE).
@@ -1166,13 +1266,13 @@ export interface components {
          */
         v1PosixLockKind: "POSIX_LOCK_KIND_SHARED" | "POSIX_LOCK_KIND_EXCLUSIVE";
         /**
-         * @description Whole-file flock(2) mode (LOCK_SH / LOCK_EX).
+         * @description Whole-file flock(2) mode (LOCK_SH / LOCK_EX / LOCK_UN). `POSIX_FLOCK_MODE_UNLOCK` (listed in `x-aether-extension-values`) is an **Aether extension** (not in the seed contract): flock(LOCK_UN) maps to one call with the same body as the lock call, instead of a `:funlock` with `isFlock: true`; both are accepted.
          * @example POSIX_FLOCK_MODE_EXCLUSIVE
          * @enum {string}
          */
-        v1PosixFlockMode: "POSIX_FLOCK_MODE_SHARED" | "POSIX_FLOCK_MODE_EXCLUSIVE";
+        v1PosixFlockMode: "POSIX_FLOCK_MODE_SHARED" | "POSIX_FLOCK_MODE_EXCLUSIVE" | "POSIX_FLOCK_MODE_UNLOCK";
         /**
-         * @description Aggregate test health. UNKNOWN until a report has been received; FAILING when the last report had any failure or error.
+         * @description Aggregate test health. UNKNOWN until a report has been received, and after a report that counted no test; FAILING when the last report had any failure or error; PASSING otherwise.
          * @example STATUS_PASSING
          * @enum {string}
          */
@@ -1202,11 +1302,11 @@ export interface components {
          */
         v1SecretScope: "SECRET_SCOPE_SESSION" | "SECRET_SCOPE_TENANT";
         /**
-         * @description Event-log type: the fully qualified name of the RPC that produced the event.
+         * @description Event-log type: the fully qualified name of the RPC that produced the event. `v1.HealthService.ReportTestResults`, `v1.SecretService.SetSecret` and `v1.SecretService.DeleteSecret` (listed in `x-aether-extension-values`) are **Aether extensions** (not in the seed contract): the gateway also audits test reports and secret changes (name and scope only, never the value). Clients must tolerate types they do not know.
          * @example v1.FileSystemService.Rename
          * @enum {string}
          */
-        v1SessionEventType: "v1.SessionService.CreateSession" | "v1.SessionService.ForkSession" | "v1.SessionService.CreateCheckpoint" | "v1.SessionService.RestoreCheckpoint" | "v1.SessionService.Commit" | "v1.FileSystemService.Batch" | "v1.FileSystemService.PatchSegments" | "v1.FileSystemService.Rename" | "v1.FileSystemService.CreateDirectory" | "v1.FileSystemService.RemoveDirectory" | "v1.FileSystemService.DeleteFile" | "v1.FileSystemService.CreateSymlink" | "v1.FileSystemService.Link" | "v1.FileSystemService.Unlink" | "v1.FileSystemService.SetXattr" | "v1.FileSystemService.RemoveXattr" | "v1.AnnotationService.AddAnnotation" | "v1.AnnotationService.UpdateAnnotation" | "v1.ApprovalService.RequestApproval" | "v1.ApprovalService.GrantApproval" | "v1.ApprovalService.DenyApproval" | "v1.LockService.Lock" | "v1.LockService.Unlock" | "v1.LockService.ForceUnlock";
+        v1SessionEventType: "v1.SessionService.CreateSession" | "v1.SessionService.ForkSession" | "v1.SessionService.CreateCheckpoint" | "v1.SessionService.RestoreCheckpoint" | "v1.SessionService.Commit" | "v1.FileSystemService.Batch" | "v1.FileSystemService.PatchSegments" | "v1.FileSystemService.Rename" | "v1.FileSystemService.CreateDirectory" | "v1.FileSystemService.RemoveDirectory" | "v1.FileSystemService.DeleteFile" | "v1.FileSystemService.CreateSymlink" | "v1.FileSystemService.Link" | "v1.FileSystemService.Unlink" | "v1.FileSystemService.SetXattr" | "v1.FileSystemService.RemoveXattr" | "v1.AnnotationService.AddAnnotation" | "v1.AnnotationService.UpdateAnnotation" | "v1.ApprovalService.RequestApproval" | "v1.ApprovalService.GrantApproval" | "v1.ApprovalService.DenyApproval" | "v1.LockService.Lock" | "v1.LockService.Unlock" | "v1.LockService.ForceUnlock" | "v1.HealthService.ReportTestResults" | "v1.SecretService.SetSecret" | "v1.SecretService.DeleteSecret";
         /** @description Underlay source revision a session starts from. */
         v1SourceRef: {
             /**
@@ -1223,7 +1323,7 @@ export interface components {
         /** @description Workflow features enabled for a session. An absent flag means false. */
         v1SessionCapabilities: {
             /**
-             * @description The session may be committed.
+             * @description The session may be committed: true when it was created (or forked) from a source.
              * @example true
              */
             commit?: boolean;
@@ -1355,7 +1455,7 @@ export interface components {
              */
             nextPageToken?: string;
         };
-        /** @description A contiguous byte range of a file and where its bytes live in content-addressed storage. A hole extent (a zero-filled range stored sparse) has `hash` "" and `casOffset` "0". */
+        /** @description A contiguous byte range of a file and where its bytes live in content-addressed storage. A hole extent (a zero-filled range stored sparse) has `hash` "" and `casOffset` "0". Read a blob's bytes with `GET /v1/sessions/{sessionId}/blobs/{hash}` (Aether extension). */
         v1CasExtent: {
             /**
              * Format: int64
@@ -1570,12 +1670,12 @@ export interface components {
             filePath: string;
             /**
              * Format: int32
-             * @description 1-based line number.
+             * @description 1-based line number; 0 (or absent) = the file as a whole.
              * @example 42
              */
             lineNumber?: number;
             /**
-             * @description Content hash of the file version the comment refers to.
+             * @description Content hash of the file when the annotation was added (the version the comment refers to).
              * @example sha256:0c9c7ca53c8f7d8b1efb62fdb5879f7ff6b6e2d9f0b3f0173d9d68c8a1d62d7d
              */
             contentHash?: string;
@@ -1598,7 +1698,7 @@ export interface components {
             createdAt: string;
         };
         /**
-         * @description Add an annotation. If `expectedContentHash` is set and differs from the file's current content hash, the call fails with code 10 ABORTED (HTTP 409), so a comment never lands on stale content.
+         * @description Add an annotation. If `expectedContentHash` is set and differs from the file's current content hash, the call fails with code 9 FAILED_PRECONDITION, so a comment never lands on stale content.
          * @example {
          *       "filePath": "/src/main.ts",
          *       "lineNumber": 42,
@@ -1614,17 +1714,17 @@ export interface components {
             filePath: string;
             /**
              * Format: int32
-             * @description 1-based line number.
+             * @description 1-based line number; 0 (or absent) means the file as a whole, no particular line. Negative → code 3.
              * @example 42
              */
             lineNumber?: number;
             /**
-             * @description Content hash the reviewer looked at; "" skips the check.
+             * @description Content hash the reviewer looked at (`sha256:<64 lowercase hex>`); "" or absent skips the check; any other format → code 3.
              * @example sha256:0c9c7ca53c8f7d8b1efb62fdb5879f7ff6b6e2d9f0b3f0173d9d68c8a1d62d7d
              */
             expectedContentHash?: string;
             /**
-             * @description Comment text.
+             * @description Comment text (non-empty, at most 65536 characters).
              * @example This branch adds the null-check, but the error path still needs coverage.
              */
             comment: string;
@@ -1658,7 +1758,7 @@ export interface components {
              */
             summary?: string;
             /**
-             * @description Paths touched by the change.
+             * @description Paths touched by the change (absolute session paths, else code 3; at most 10000).
              * @example [
              *       "/src/main.ts",
              *       "/tests/main.test.ts"
@@ -1681,7 +1781,7 @@ export interface components {
          */
         v1RequestApprovalRequest: {
             /**
-             * @description Why approval is needed (free-form, e.g. COMMIT_TO_MAIN).
+             * @description Why approval is needed (free-form, e.g. COMMIT_TO_MAIN). The gateway requires it: absent or "" → code 3. At most 1024 characters.
              * @example COMMIT_TO_MAIN
              */
             reason?: string;
@@ -1775,7 +1875,7 @@ export interface components {
         v1ListApprovalsResponse: {
             approvals?: components["schemas"]["v1Approval"][];
         };
-        /** @description Commit author. */
+        /** @description Commit author (also used as committer). Absent fields default to the caller's principal (`<principal>@aether.local` when it is not an email address). */
         v1CommitAuthor: {
             /**
              * @description Author name.
@@ -1791,13 +1891,13 @@ export interface components {
         /** @description Git branch the commit is written to. */
         v1GitBranchTarget: {
             /**
-             * @description Branch name.
+             * @description Branch name (without `refs/heads/`); it must be a valid git branch name (else code 3).
              * @example fix/login-validation
              */
-            branchName?: string;
+            branchName: string;
         };
         /**
-         * @description Commit the session's tree. Fails with code 9 FAILED_PRECONDITION while an approval is pending or when `capabilities.commit` is false.
+         * @description Commit the session's tree as one git commit on `gitBranch.branchName` of the source's remote (a normal, non-force push). Its parent is the commit of the revision the session started from, or this session's previous commit on that branch. Fails with code 9 FAILED_PRECONDITION while an approval is pending and for a session without a git source (`capabilities.commit` false); code 10 ABORTED when the remote branch moved elsewhere (non-fast-forward); code 14 UNAVAILABLE when the remote cannot be reached; code 3 for a blank message or an invalid branch name or author. A successful commit sets the analytics `completionTime`.
          * @example {
          *       "message": "Fix login validation and add regression tests",
          *       "author": {
@@ -1811,12 +1911,12 @@ export interface components {
          */
         v1CommitRequest: {
             /**
-             * @description Commit message.
+             * @description Commit message (not blank, no NUL, at most 65536 characters).
              * @example Fix login validation and add regression tests
              */
             message: string;
             author?: components["schemas"]["v1CommitAuthor"];
-            gitBranch?: components["schemas"]["v1GitBranchTarget"];
+            gitBranch: components["schemas"]["v1GitBranchTarget"];
         };
         /** @description The durable reference to the commit. */
         v1CommitResponse: {
@@ -1836,10 +1936,10 @@ export interface components {
         v1SetCacheEntryRequest: {
             /**
              * Format: byte
-             * @description Value bytes, base64.
+             * @description Value bytes, base64 (at most 1 MiB decoded). Required; "" stores an empty value.
              * @example eyJzdGF0dXMiOiJyZWFkeS1mb3ItcmV2aWV3IiwicmlzayI6ImxvdyJ9
              */
-            value?: string;
+            value: string;
             /**
              * Format: int64
              * @description Time to live in seconds; "0" or absent = no expiry. An int64, so a decimal string in proto3 JSON; servers also accept a JSON number (the seed example sends `3600`).
@@ -1886,13 +1986,13 @@ export interface components {
          */
         v1PublishRequest: {
             /**
-             * @description Topic name.
+             * @description Topic name (1–256 characters, no control characters).
              * @example review:status
              */
             topic: string;
             /**
              * Format: byte
-             * @description Payload bytes, base64.
+             * @description Payload bytes, base64 (at most 1 MiB decoded).
              * @example eyJzdGF0dXMiOiJyZWFkeS1mb3ItYXBwcm92YWwifQ==
              */
             payload?: string;
@@ -1955,7 +2055,7 @@ export interface components {
             error?: components["schemas"]["rpcStatus"];
         };
         /**
-         * @description Create one directory (not recursive). Missing parent → code 5 NOT_FOUND; existing path → code 6 ALREADY_EXISTS.
+         * @description Create a directory. Missing parent directories are created (mode 040755), like `mkdir -p` for the parents; an ancestor that exists but is not a directory → code 9. An existing path → code 6 ALREADY_EXISTS.
          * @example {
          *       "path": "/src/features",
          *       "mode": 493
@@ -1990,7 +2090,7 @@ export interface components {
          */
         v1DeleteFileResponse: Record<string, never>;
         /**
-         * @description Move a file, symlink or directory (rename(2) semantics): an existing destination file or symlink is replaced; an existing destination directory must be empty; a directory cannot move into its own subtree (code 3). The destination parent must exist (code 5).
+         * @description Move a file, symlink or directory (rename(2) semantics): an existing destination file or symlink is replaced; an existing destination directory must be empty (else code 9); a directory cannot replace a non-directory nor the reverse (code 9); a directory cannot move into its own subtree (code 3); a missing source → code 5. Missing destination parents are created. Renaming a path onto itself, or onto another hard link of the same file, changes nothing.
          * @example {
          *       "sourcePath": "/src/legacy/config.ts",
          *       "destinationPath": "/src/config/index.ts"
@@ -2043,7 +2143,7 @@ export interface components {
              */
             length?: string;
         };
-        /** @description Reuse `length` bytes of an existing CAS blob `hash`, starting at `casOffset`, written at file `offset`, without uploading them. The blob must be readable by the caller's tenant (else code 9 FAILED_PRECONDITION); a range past the blob's end is code 3 INVALID_ARGUMENT. */
+        /** @description Reuse `length` bytes of an existing CAS blob `hash`, starting at `casOffset`, written at file `offset`, without uploading them. The blob must be one the caller's tenant references (an unknown blob, or another tenant's, → code 9 FAILED_PRECONDITION, the same answer either way); a range past the blob's end → code 3 INVALID_ARGUMENT; a malformed hash → code 3. */
         v1BorrowedSegment: {
             /**
              * Format: int64
@@ -2083,7 +2183,7 @@ export interface components {
             hole?: components["schemas"]["v1HoleSegment"];
             borrowed?: components["schemas"]["v1BorrowedSegment"];
         };
-        /** @description A sparse or incremental file update. Starting from the file's current content (empty for a new file), the segments are applied in order (later segments win where they overlap); then the file is truncated or zero-extended to `logicalSize`. Bytes beyond `logicalSize` are dropped. Creates the file if missing (parent must exist). */
+        /** @description A sparse or incremental file update. Starting from the file's current content (empty for a new file), the segments are applied in order (later segments win where they overlap; a segment past the end leaves a hole gap); then, if `logicalSize` is given, the file is truncated or zero-extended to it. Without `logicalSize` the file keeps the size the segments leave it: max(current size, end of the furthest segment) — it is never truncated. Creates the file if missing. Missing parent directories are created (mode 040755), like `mkdir -p` for the parents; an ancestor that exists but is not a directory → code 9. A directory or symlink at `path` → code 9. Files are limited to 64 GiB (a data segment ending past it → code 11; an offset, length or `logicalSize` above it → code 3). */
         v1SegmentMutation: {
             /**
              * @description Absolute session path: starts with "/", "/"-separated, no trailing "/", no "." or ".." components.
@@ -2094,7 +2194,7 @@ export interface components {
             segments?: components["schemas"]["v1Segment"][];
             /**
              * Format: int64
-             * @description Final file size in bytes. Always applied: "0" (or absent) truncates the file to empty.
+             * @description Final file size in bytes, applied after the segments (truncate, or zero-extend with a hole). Absent = no resize: the size the segments leave, max(current size, end of the furthest segment). An explicit "0" truncates to empty.
              * @example 13
              */
             logicalSize?: string;
@@ -2110,7 +2210,7 @@ export interface components {
              */
             mode?: number;
         };
-        /** @description Replace a file's whole content (creating it if missing; the parent must exist). */
+        /** @description Replace a file's whole content, creating the file if missing. Missing parent directories are created (mode 040755), like `mkdir -p` for the parents; an ancestor that exists but is not a directory → code 9. A directory or symlink at `path` → code 9 (paths never follow symlinks). Every hard link of the file sees the new content. */
         v1WriteOperation: {
             /**
              * @description Absolute session path: starts with "/", "/"-separated, no trailing "/", no "." or ".." components.
@@ -2135,7 +2235,7 @@ export interface components {
              */
             mode?: number;
         };
-        /** @description Delete a file or symlink (not a directory: code 9 FAILED_PRECONDITION). */
+        /** @description Delete a file or symlink (a directory → code 9 FAILED_PRECONDITION; missing → code 5). Other hard links of the file survive. */
         v1DeleteOperation: {
             /**
              * @description Absolute session path: starts with "/", "/"-separated, no trailing "/", no "." or ".." components.
@@ -2155,7 +2255,7 @@ export interface components {
             segmentWrite?: components["schemas"]["v1SegmentMutation"];
         };
         /**
-         * @description Apply operations atomically, in order: either all succeed or none is applied (the first failure's status is returned).
+         * @description Apply operations atomically, in order: either all succeed or none is applied (the first failure's status is returned). Later operations see the effect of earlier ones. At most 10000 operations (else code 3).
          * @example {
          *       "operations": [
          *         {
@@ -2200,7 +2300,7 @@ export interface components {
          */
         v1BatchResponse: Record<string, never>;
         /**
-         * @description Apply segment mutations to one or more files.
+         * @description Apply segment mutations to one or more files, atomically under ABORT_ON_CONFLICT. At most 10000 mutations (else code 3).
          * @example {
          *       "mutations": [
          *         {
@@ -2239,7 +2339,7 @@ export interface components {
             skippedPaths?: string[];
         };
         /**
-         * @description Create a symlink. `target` is stored verbatim (it may be relative or dangling). Existing `linkPath` → code 6 ALREADY_EXISTS.
+         * @description Create a symlink. `target` is stored verbatim (it may be relative or dangling; at most 4096 bytes, no NUL). Existing `linkPath` → code 6 ALREADY_EXISTS. Missing parent directories are created (mode 040755), like `mkdir -p` for the parents; an ancestor that exists but is not a directory → code 9.
          * @example {
          *       "linkPath": "/app/current-config",
          *       "target": "/app/configs/release-2026-03-11"
@@ -2295,7 +2395,7 @@ export interface components {
              */
             nextPageToken?: string;
         };
-        /** @description A symlink's target. A path that is not a symlink → code 3 INVALID_ARGUMENT. */
+        /** @description A symlink's target. A missing path → code 5; a path that is not a symlink → code 3 INVALID_ARGUMENT. */
         v1ReadSymlinkResponse: {
             /**
              * @description Target, verbatim.
@@ -2304,7 +2404,7 @@ export interface components {
             target: string;
         };
         /**
-         * @description Create a hard link `dstPath` to the regular file `srcPath` (directories: code 9 FAILED_PRECONDITION; existing `dstPath`: code 6 ALREADY_EXISTS).
+         * @description Create a hard link `dstPath` to the regular file `srcPath` (missing `srcPath` → code 5; a directory or symlink → code 9 FAILED_PRECONDITION; existing `dstPath` → code 6 ALREADY_EXISTS). Missing parent directories are created (mode 040755), like `mkdir -p` for the parents; an ancestor that exists but is not a directory → code 9. All links of a file share content, mode, mtime and xattrs.
          * @example {
          *       "srcPath": "/src/main.ts",
          *       "dstPath": "/src/main-copy.ts"
@@ -2352,7 +2452,7 @@ export interface components {
          */
         v1UnlinkResponse: Record<string, never>;
         /**
-         * @description Which CAS blobs back a file.
+         * @description Which CAS blobs back a file. A missing path → code 5; a directory or symlink → code 9.
          * @example {
          *       "path": "/src/main.ts"
          *     }
@@ -2387,7 +2487,7 @@ export interface components {
             extents?: components["schemas"]["v1CasExtent"][];
         };
         /**
-         * @description Set (create or replace) one extended attribute.
+         * @description Set (create or replace) one extended attribute of a file, directory (the root "/" included) or symlink; hard links share them. Names are namespaced `<namespace>.<name>` (e.g. `user.owner`), at most 255 bytes (else code 3). A value is at most 64 KiB (code 3); all of a node's attributes together at most 256 KiB (code 8 RESOURCE_EXHAUSTED). A missing path → code 5.
          * @example {
          *       "path": "/src/main.ts",
          *       "name": "user.review.status",
@@ -2418,7 +2518,7 @@ export interface components {
          */
         v1SetXattrResponse: Record<string, never>;
         /**
-         * @description List attribute names of a path.
+         * @description List attribute names of a path (missing → code 5).
          * @example {
          *       "path": "/src/main.ts"
          *     }
@@ -2442,7 +2542,7 @@ export interface components {
             names?: string[];
         };
         /**
-         * @description Read one attribute; a missing name → code 5 NOT_FOUND.
+         * @description Read one attribute; a missing path or name → code 5 NOT_FOUND. Names are namespaced `<namespace>.<name>` (e.g. `user.owner`), at most 255 bytes (else code 3).
          * @example {
          *       "path": "/src/main.ts",
          *       "name": "user.review.status"
@@ -2470,7 +2570,7 @@ export interface components {
             value?: string;
         };
         /**
-         * @description Remove one attribute; a missing name → code 5 NOT_FOUND.
+         * @description Remove one attribute; a missing path or name → code 5 NOT_FOUND. Names are namespaced `<namespace>.<name>` (e.g. `user.owner`), at most 255 bytes (else code 3).
          * @example {
          *       "path": "/src/main.ts",
          *       "name": "user.review.status"
@@ -2508,7 +2608,7 @@ export interface components {
              */
             length?: string;
         };
-        /** @description Identity of a lock holder. Two requests belong to the same owner when all three fields are equal. */
+        /** @description Identity of a lock holder. Two requests belong to the same owner when `ownerId` and `clientId` are equal; `pid` is informational (reported in conflicts, never compared). */
         v1PosixLockOwner: {
             /**
              * Format: uint64
@@ -2524,7 +2624,7 @@ export interface components {
             pid?: number;
             /**
              * Format: uint64
-             * @description Id of the client (mount) holding the lock, decimal string.
+             * @description Id of the client (mount) holding the lock, decimal string; "0" when absent.
              * @example 7
              */
             clientId?: string;
@@ -2541,7 +2641,7 @@ export interface components {
             isFlock?: boolean;
         };
         /**
-         * @description Test whether a lock could be placed (F_GETLK).
+         * @description Test whether a lock could be placed (F_GETLK). The path must exist in the session tree (code 5). fcntl and flock locks are separate namespaces and never conflict with each other.
          * @example {
          *       "path": "/src/main.ts",
          *       "kind": "POSIX_LOCK_KIND_EXCLUSIVE",
@@ -2567,7 +2667,7 @@ export interface components {
             range?: components["schemas"]["v1PosixLockRange"];
             owner: components["schemas"]["v1PosixLockOwner"];
             /**
-             * @description Test against flock locks instead of fcntl locks.
+             * @description Test a whole-file flock request against flock locks (`range` is ignored) instead of an fcntl request against fcntl locks.
              * @example false
              */
             isFlock?: boolean;
@@ -2601,7 +2701,7 @@ export interface components {
             conflict?: components["schemas"]["v1PosixLock"];
         };
         /**
-         * @description Place (or convert) a byte-range lock held by `owner` (F_SETLK / F_SETLKW). Locks of one owner merge and split like fcntl(2).
+         * @description Place (or convert) a lock held by `owner` (F_SETLK). Locks of one owner merge and split like fcntl(2). The path must exist in the session tree (code 5). Locks are keyed by path: they do not follow a rename and stay until released even if the file is deleted; like kernel locks they do not survive a gateway restart.
          * @example {
          *       "path": "/src/main.ts",
          *       "kind": "POSIX_LOCK_KIND_EXCLUSIVE",
@@ -2626,7 +2726,7 @@ export interface components {
             range?: components["schemas"]["v1PosixLockRange"];
             owner: components["schemas"]["v1PosixLockOwner"];
             /**
-             * @description Reserved; flock locks use `:flock`.
+             * @description Take a whole-file flock lock instead (`range` is ignored), like `:flock` with `blocking: false`.
              * @example false
              */
             isFlock?: boolean;
@@ -2637,7 +2737,45 @@ export interface components {
          */
         v1SetPosixLockResponse: Record<string, never>;
         /**
-         * @description Take a whole-file flock(2) lock. With `blocking: false` a conflict fails with code 10 ABORTED; with `blocking: true` the request stays open until the lock is granted.
+         * @description Place (or convert) a lock held by `owner`, waiting while another owner holds a conflicting one (F_SETLKW). Same fields and rules as `v1SetPosixLockRequest`, plus `timeoutMs`.
+         * @example {
+         *       "path": "/src/main.ts",
+         *       "kind": "POSIX_LOCK_KIND_SHARED",
+         *       "range": {
+         *         "start": "0",
+         *         "length": "0"
+         *       },
+         *       "owner": {
+         *         "ownerId": "1001",
+         *         "pid": 4242,
+         *         "clientId": "7"
+         *       },
+         *       "timeoutMs": 5000
+         *     }
+         */
+        v1SetPosixLockBlockingRequest: {
+            /**
+             * @description Absolute session path: starts with "/", "/"-separated, no trailing "/", no "." or ".." components.
+             * @example /src/main.ts
+             */
+            path: string;
+            kind: components["schemas"]["v1PosixLockKind"];
+            range?: components["schemas"]["v1PosixLockRange"];
+            owner: components["schemas"]["v1PosixLockOwner"];
+            /**
+             * @description Wait for a whole-file flock lock instead (`range` is ignored), like `:flock` with `blocking: true`.
+             * @example false
+             */
+            isFlock?: boolean;
+            /**
+             * Format: int32
+             * @description Give up after this many milliseconds with code 4 DEADLINE_EXCEEDED and no lock taken; 0 or absent = wait until granted (or the client disconnects). **Aether extension** (not in the seed contract): a client that must bound a wait gets a definite answer (code 4, no lock, the blocking lock named in the message); giving up by closing the connection races with the grant, so the client cannot know whether it ended up holding the lock.
+             * @example 5000
+             */
+            timeoutMs?: number;
+        };
+        /**
+         * @description Take (or convert, or with the UNLOCK extension release) a whole-file flock(2) lock.
          * @example {
          *       "path": "/src/main.ts",
          *       "mode": "POSIX_FLOCK_MODE_EXCLUSIVE",
@@ -2658,10 +2796,16 @@ export interface components {
             mode: components["schemas"]["v1PosixFlockMode"];
             owner: components["schemas"]["v1PosixLockOwner"];
             /**
-             * @description Wait for the lock instead of failing.
+             * @description Wait for the lock instead of failing with code 10.
              * @example false
              */
             blocking?: boolean;
+            /**
+             * Format: int32
+             * @description With `blocking: true`: give up after this many milliseconds with code 4 DEADLINE_EXCEEDED and no lock taken; 0 or absent = wait until granted. **Aether extension** (not in the seed contract): a client that must bound a wait gets a definite answer (code 4, no lock, the blocking lock named in the message); giving up by closing the connection races with the grant, so the client cannot know whether it ended up holding the lock.
+             * @example 5000
+             */
+            timeoutMs?: number;
         };
         /**
          * @description Empty once the lock is held.
@@ -2703,8 +2847,55 @@ export interface components {
          * @example {}
          */
         v1FunlockResponse: Record<string, never>;
+        /** @description Which locks to drop: every lock of client `clientId`, or with `ownerId` only that owner's. **Aether extension** (not in the seed contract): see `:releasePosixLocks`. */
+        v1ReleasePosixLocksOwner: {
+            /**
+             * Format: uint64
+             * @description Client (mount) whose locks and waits are dropped, decimal string.
+             * @example 7
+             */
+            clientId: string;
+            /**
+             * Format: uint64
+             * @description Only this owner's locks; absent = every owner of the client.
+             * @example 1001
+             */
+            ownerId?: string;
+        };
         /**
-         * @description Acquire an advisory collaboration lock on a path for `timeoutSeconds`. A path locked by another principal → code 10 ABORTED. Collaboration locks are advisory: they do not block filesystem mutations.
+         * @description Drop every fcntl and flock lock (on every path of the session) held by one client, and cancel its pending blocking waits. **Aether extension** (not in the seed contract): see `:releasePosixLocks`.
+         * @example {
+         *       "owner": {
+         *         "clientId": "7"
+         *       }
+         *     }
+         */
+        v1ReleasePosixLocksRequest: {
+            owner: components["schemas"]["v1ReleasePosixLocksOwner"];
+        };
+        /**
+         * @description What was dropped. **Aether extension** (not in the seed contract): see `:releasePosixLocks`.
+         * @example {
+         *       "releasedLocks": 3,
+         *       "cancelledWaits": 0
+         *     }
+         */
+        v1ReleasePosixLocksResponse: {
+            /**
+             * Format: int32
+             * @description Locks released.
+             * @example 3
+             */
+            releasedLocks: number;
+            /**
+             * Format: int32
+             * @description Pending blocking waits ended (each answers code 10).
+             * @example 0
+             */
+            cancelledWaits: number;
+        };
+        /**
+         * @description Acquire an advisory collaboration lock on a path for `timeoutSeconds`; the owner is the calling principal. A live lock of another principal → code 10 ABORTED. Locking again as the same principal renews the lock and returns the same `lockId`. The path need not exist. Collaboration locks are advisory: they do not block filesystem mutations.
          * @example {
          *       "path": "/src/main.ts",
          *       "timeoutSeconds": 300
@@ -2718,7 +2909,7 @@ export interface components {
             path: string;
             /**
              * Format: int32
-             * @description Lock TTL in seconds; 0 (or absent) = server default.
+             * @description Lock TTL in seconds; 0 (or absent) = 300; at most 86400 (else code 3).
              * @example 300
              */
             timeoutSeconds?: number;
@@ -2732,7 +2923,7 @@ export interface components {
             lockId: string;
         };
         /**
-         * @description Extend a held lock to `timeoutSeconds` from now. Unknown or expired lock → code 5 NOT_FOUND.
+         * @description Extend the live lock on `path` to `timeoutSeconds` from now. No live lock on the path (unknown, expired or released) → code 5 NOT_FOUND; a `lockId` that is not the path's live lock → code 9 FAILED_PRECONDITION.
          * @example {
          *       "path": "/src/main.ts",
          *       "lockId": "lock_01HRJ8KXQMA75VPYF1E56DHQ0N",
@@ -2752,7 +2943,7 @@ export interface components {
             lockId: string;
             /**
              * Format: int32
-             * @description New TTL in seconds.
+             * @description New TTL in seconds; 0 (or absent) = 300; at most 86400.
              * @example 300
              */
             timeoutSeconds?: number;
@@ -2778,7 +2969,7 @@ export interface components {
             remainingTtlSeconds?: string;
         };
         /**
-         * @description List live locks under a path prefix (path-boundary match; "" = all).
+         * @description List live locks at or under a path prefix (path-boundary match; "" or absent = all).
          * @example {
          *       "pathPrefix": "/src"
          *     }
@@ -2831,7 +3022,7 @@ export interface components {
             locks?: components["schemas"]["v1FileLock"][];
         };
         /**
-         * @description Release a held lock. Unknown lock → code 5 NOT_FOUND; a lock held by another principal → code 7 PERMISSION_DENIED.
+         * @description Release the live lock on `path`. The `lockId` is the capability: whoever presents it may release the lock. No live lock on the path → code 5 NOT_FOUND; a `lockId` that is not the path's live lock → code 9 FAILED_PRECONDITION.
          * @example {
          *       "path": "/src/main.ts",
          *       "lockId": "lock_01HRJ8KXQMA75VPYF1E56DHQ0N"
@@ -2855,7 +3046,7 @@ export interface components {
          */
         v1UnlockResponse: Record<string, never>;
         /**
-         * @description Break whatever lock is held on a path, whoever holds it. No lock → code 5 NOT_FOUND.
+         * @description Break whatever live lock is held on a path, whoever holds it. No live lock → code 5 NOT_FOUND.
          * @example {
          *       "path": "/src/main.ts",
          *       "reason": "client crashed during review handoff"
@@ -2868,7 +3059,7 @@ export interface components {
              */
             path: string;
             /**
-             * @description Why (recorded in the event log).
+             * @description Why (recorded in the event log). The gateway requires it: absent or "" → code 3. At most 4096 characters.
              * @example client crashed during review handoff
              */
             reason?: string;
@@ -2887,7 +3078,7 @@ export interface components {
             ownerId: string;
         };
         /**
-         * @description Last known test health of a session.
+         * @description Last known test health of a session. Before the first report: status STATUS_UNKNOWN, zero counts, and no `lastUpdatedAt`.
          * @example {
          *       "status": "STATUS_PASSING",
          *       "testsPassed": 128,
@@ -2906,7 +3097,7 @@ export interface components {
             testsPassed?: number;
             /**
              * Format: int32
-             * @description Failed tests (failures + errors).
+             * @description Failed tests (JUnit failures + errors).
              * @example 0
              */
             testsFailed?: number;
@@ -2939,7 +3130,7 @@ export interface components {
             health: components["schemas"]["v1HealthStatus"];
         };
         /**
-         * @description Report a test run. `reportFormat` must be "junit-xml/v1" (else code 3 INVALID_ARGUMENT); `reportContent` is the JUnit XML document, base64. Counts are summed over all <testsuite> elements.
+         * @description Report a test run. `reportFormat` must be "junit-xml/v1" (else code 3 INVALID_ARGUMENT); `reportContent` is the JUnit XML document, base64, required and at most 32 MiB decoded. Counts are summed over all <testsuite> elements; a malformed report → code 3. The report replaces the session's health.
          * @example {
          *       "reportFormat": "junit-xml/v1",
          *       "reportContent": "PHRlc3RzdWl0ZSB0ZXN0cz0iMiIgZmFpbHVyZXM9IjAiLz4="
@@ -3005,7 +3196,7 @@ export interface components {
             timeToFirstWriteMs?: string;
             /**
              * Format: int64
-             * @description Count of mutating filesystem calls.
+             * @description Count of file mutations (each batch operation and each applied segment mutation counts; xattr changes do not).
              * @example 37
              */
             totalFileMutations?: string;
@@ -3021,6 +3212,7 @@ export interface components {
              * @example 1
              */
             restoreCount?: string;
+            /** @description Health after the last report; absent before the first report. */
             lastReportedHealth?: components["schemas"]["v1HealthStatus"];
             /**
              * Format: date-time
@@ -3138,14 +3330,14 @@ export interface components {
              * @description Clone URL.
              * @example https://github.com/acme/webapp.git
              */
-            remoteUrl?: string;
+            remoteUrl: string;
             /**
-             * @description Ref imported by default.
+             * @description Ref imported by default; absent = "main".
              * @example main
              */
             defaultRef?: string;
             /**
-             * @description Secret holding credentials; "" for public remotes.
+             * @description Name of a tenant-scoped secret holding credentials; "" for public remotes.
              * @example sec_git_pat_prod
              */
             credentialsSecretId?: string;
@@ -3167,11 +3359,11 @@ export interface components {
          */
         v1CreateSourceRequest: {
             /**
-             * @description Display name.
+             * @description Display name (non-empty, at most 256 characters).
              * @example webapp-main
              */
             displayName: string;
-            gitRemote?: components["schemas"]["v1GitRemoteConfig"];
+            gitRemote: components["schemas"]["v1GitRemoteConfig"];
             /**
              * @description Labels (filterable in list).
              * @example {
@@ -3377,7 +3569,7 @@ export interface components {
              */
             completedAt?: string;
             /**
-             * @description Machine-readable failure code; "" unless FAILED.
+             * @description Machine-readable failure code; "" unless FAILED. One of GIT_FETCH_FAILED, REF_NOT_FOUND, INVALID_REF, GIT_READ_FAILED, GIT_WRITE_FAILED, INTERNAL.
              * @example
              */
             errorCode?: string;
@@ -3414,7 +3606,7 @@ export interface components {
             timestamp: string;
             eventType: components["schemas"]["v1SessionEventType"];
             /**
-             * @description Event-specific string details (e.g. paths and ids involved).
+             * @description Event-specific string details (paths and ids involved; see docs/API.md for the keys of each type). Filesystem events name every changed path, so a mount knows what to invalidate. `clientId` (Aether extension) is the `x-aether-client-id` header of the request that caused the event, when it sent one.
              * @example {
              *       "sourcePath": "/src/legacy/config.ts",
              *       "destinationPath": "/src/config/index.ts"
@@ -3468,7 +3660,7 @@ export interface components {
             scope: components["schemas"]["v1SecretScope"];
         };
         /**
-         * @description Secrets visible to the session, sorted by name.
+         * @description Secrets visible to the session (its own session-scoped ones and the tenant-scoped ones): session scope first, then tenant scope, each sorted by name. Never values.
          * @example {
          *       "secrets": [
          *         {
@@ -3494,7 +3686,7 @@ export interface components {
          */
         v1SetSecretRequest: {
             /**
-             * @description Secret value.
+             * @description Secret value (non-empty, at most 64 KiB of UTF-8).
              * @example npm_xxxxxxxxxxxxxxxxx
              */
             secretValue: string;
@@ -3603,7 +3795,7 @@ export interface components {
                 "application/json": components["schemas"]["rpcStatus"];
             };
         };
-        /** @description The caller may not access this resource (code 7). */
+        /** @description The caller may not access this resource (code 7). The local gateway does not answer 7 for other tenants' resources: those are 5 NOT_FOUND, so existence never leaks. */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
@@ -3651,6 +3843,47 @@ export interface components {
                 "application/json": components["schemas"]["rpcStatus"];
             };
         };
+        /** @description Lock conflict (code 10 ABORTED): the lock is held by another owner (non-blocking calls), or the wait ended because the waiter's client released its locks (`:releasePosixLocks`). A blocking fcntl wait that would deadlock (Linux EDEADLK) fails at once with code 10 and one `details` entry, a google.rpc.ErrorInfo (`rpcErrorInfo`) with `reason: EDEADLK`, `domain: aetherfs.io` and `metadata.path`. **Aether extension** (not in the seed contract): the seeds define blocking locks but not how a deadlock is reported; a FUSE mount must return EDEADLK to the process, so it needs a reason it can match without parsing the message. */
+        LockConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": 10,
+                 *       "message": "deadlock: waiting for a lock on /src/main.ts would never end",
+                 *       "details": [
+                 *         {
+                 *           "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                 *           "reason": "EDEADLK",
+                 *           "domain": "aetherfs.io",
+                 *           "metadata": {
+                 *             "path": "/src/main.ts"
+                 *           }
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["rpcStatus"];
+            };
+        };
+        /** @description The blocking wait reached `timeoutMs` without getting the lock (code 4 DEADLINE_EXCEEDED); no lock was taken. **Aether extension** (not in the seed contract): only with the `timeoutMs` extension; without it the request waits until the lock is granted or the client disconnects. */
+        LockWaitTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": 4,
+                 *       "message": "timed out after 500 ms waiting for a lock on /src/main.ts",
+                 *       "details": []
+                 *     }
+                 */
+                "application/json": components["schemas"]["rpcStatus"];
+            };
+        };
         /** @description Any other failure (e.g. 13 INTERNAL → 500, 14 UNAVAILABLE → 503). */
         Default: {
             headers: {
@@ -3670,7 +3903,7 @@ export interface components {
     };
     parameters: {
         /**
-         * @description Session id.
+         * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
          * @example sess_1234abcd
          */
         SessionId: string;
@@ -3695,12 +3928,12 @@ export interface components {
          */
         JobId: string;
         /**
-         * @description Cache key (URL-encoded).
+         * @description Cache key (URL-encoded): 1–512 characters, no "/" and no control characters (else code 3).
          * @example analysis.summary
          */
         CacheKey: string;
         /**
-         * @description Secret name.
+         * @description Secret name: a letter or "_" first, then letters, digits, "_", "." or "-"; at most 128 characters (else code 3).
          * @example NPM_TOKEN
          */
         SecretName: string;
@@ -3713,6 +3946,11 @@ export interface components {
         PageToken: string;
         /** @description Maximum items per page; 0 or absent = server default. Negative → code 3 INVALID_ARGUMENT. */
         PageSize: number;
+        /**
+         * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+         * @example mount-7f3a2c
+         */
+        AetherClientId: string;
     };
     requestBodies: never;
     headers: never;
@@ -3728,7 +3966,7 @@ export interface operations {
                 /** @description Opaque `nextPageToken` of the previous page; absent for the first page. */
                 pageToken?: components["parameters"]["PageToken"];
                 /**
-                 * @description Tag filter `key=value`; repeat to AND several.
+                 * @description Tag filter `key=value`; repeat to AND several. A value without "=" (or with an empty key) → code 3.
                  * @example [
                  *       "task=bugfix-123"
                  *     ]
@@ -3761,7 +3999,13 @@ export interface operations {
     SessionService_CreateSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3794,7 +4038,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -3823,10 +4067,16 @@ export interface operations {
     SessionService_ForkSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -3885,7 +4135,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -3917,7 +4167,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -3946,10 +4196,16 @@ export interface operations {
     SessionService_CreateCheckpoint: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -3982,10 +4238,16 @@ export interface operations {
     SessionService_RestoreCheckpoint: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4027,7 +4289,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4056,10 +4318,16 @@ export interface operations {
     AnnotationService_AddAnnotation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4092,10 +4360,16 @@ export interface operations {
     AnnotationService_UpdateAnnotation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4133,10 +4407,16 @@ export interface operations {
     ApprovalService_RequestApproval: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4169,10 +4449,16 @@ export interface operations {
     ApprovalService_GrantApproval: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4210,10 +4496,16 @@ export interface operations {
     ApprovalService_DenyApproval: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4254,7 +4546,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4286,7 +4578,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4320,10 +4612,16 @@ export interface operations {
     SessionService_Commit: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4359,12 +4657,12 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
                 /**
-                 * @description Cache key (URL-encoded).
+                 * @description Cache key (URL-encoded): 1–512 characters, no "/" and no control characters (else code 3).
                  * @example analysis.summary
                  */
                 key: components["parameters"]["CacheKey"];
@@ -4396,12 +4694,12 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
                 /**
-                 * @description Cache key (URL-encoded).
+                 * @description Cache key (URL-encoded): 1–512 characters, no "/" and no control characters (else code 3).
                  * @example analysis.summary
                  */
                 key: components["parameters"]["CacheKey"];
@@ -4437,12 +4735,12 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
                 /**
-                 * @description Cache key (URL-encoded).
+                 * @description Cache key (URL-encoded): 1–512 characters, no "/" and no control characters (else code 3).
                  * @example analysis.summary
                  */
                 key: components["parameters"]["CacheKey"];
@@ -4474,7 +4772,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4531,7 +4829,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4560,10 +4858,16 @@ export interface operations {
     FileSystemService_CreateDirectory: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4602,10 +4906,16 @@ export interface operations {
                  */
                 path: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4645,10 +4955,16 @@ export interface operations {
                  */
                 expectedHash?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4677,10 +4993,16 @@ export interface operations {
     FileSystemService_Rename: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4713,10 +5035,16 @@ export interface operations {
     FileSystemService_Rename2: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4749,10 +5077,16 @@ export interface operations {
     FileSystemService_Batch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4785,10 +5119,16 @@ export interface operations {
     FileSystemService_PatchSegments: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4834,7 +5174,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4863,10 +5203,16 @@ export interface operations {
     FileSystemService_CreateSymlink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4908,7 +5254,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4937,10 +5283,16 @@ export interface operations {
     FileSystemService_Link: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -4973,10 +5325,16 @@ export interface operations {
     FileSystemService_Unlink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5012,7 +5370,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5045,10 +5403,16 @@ export interface operations {
     FileSystemService_SetXattr: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5084,7 +5448,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5120,7 +5484,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5153,10 +5517,16 @@ export interface operations {
     FileSystemService_RemoveXattr: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5192,7 +5562,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5228,7 +5598,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5264,7 +5634,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5273,7 +5643,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["v1SetPosixLockRequest"];
+                "application/json": components["schemas"]["v1SetPosixLockBlockingRequest"];
             };
         };
         responses: {
@@ -5290,7 +5660,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["LockConflict"];
+            504: components["responses"]["LockWaitTimeout"];
             default: components["responses"]["Default"];
         };
     };
@@ -5300,7 +5671,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5326,7 +5697,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["LockConflict"];
+            504: components["responses"]["LockWaitTimeout"];
             default: components["responses"]["Default"];
         };
     };
@@ -5336,7 +5708,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5366,13 +5738,55 @@ export interface operations {
             default: components["responses"]["Default"];
         };
     };
-    LockService_Lock: {
+    FileSystemService_ReleasePosixLocks: {
         parameters: {
             query?: never;
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
+                 * @example sess_1234abcd
+                 */
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["v1ReleasePosixLocksRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ReleasePosixLocksResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Default"];
+        };
+    };
+    LockService_Lock: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
+            path: {
+                /**
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5408,7 +5822,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5444,7 +5858,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5477,10 +5891,16 @@ export interface operations {
     LockService_Unlock: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5513,10 +5933,16 @@ export interface operations {
     LockService_ForceUnlock: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5552,7 +5978,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5581,10 +6007,16 @@ export interface operations {
     HealthService_ReportTestResults: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5617,10 +6049,16 @@ export interface operations {
     HealthService_ReportTestResults2: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5656,7 +6094,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -5686,20 +6124,20 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Window start (inclusive).
+                 * @description Window start (inclusive); absent = start of the current UTC month.
                  * @example 2026-03-01T00:00:00Z
                  */
                 windowStart?: string;
                 /**
-                 * @description Window end.
+                 * @description Window end (exclusive); absent = start of the month after windowStart's month.
                  * @example 2026-03-31T23:59:59Z
                  */
                 windowEnd?: string;
                 /**
-                 * @description Aggregation granularity, e.g. "hour" or "day".
+                 * @description Aggregation granularity: "hour", "day" or "month" (absent = "day"; anything else → code 3). Echoed in the response.
                  * @example day
                  */
-                granularity?: string;
+                granularity?: "hour" | "day" | "month";
             };
             header?: never;
             path?: never;
@@ -5754,7 +6192,7 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Label filter: `key=value` terms separated by spaces or commas, all of which must match (AND).
+                 * @description Filter: `key=value` (or `key:value`) terms separated by spaces, commas or the word AND, all of which must match; a value may be "double-quoted". `displayName` matches the display name, `labels.k` or a bare `k` the label k. A term without "=" → code 3.
                  * @example team=web
                  */
                 filter?: string;
@@ -6010,13 +6448,29 @@ export interface operations {
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Opaque `nextPageToken` of the previous page; absent for the first page. */
                 pageToken?: components["parameters"]["PageToken"];
-                /** @description Only events of this type. */
-                eventType?: components["schemas"]["v1SessionEventType"];
+                /**
+                 * @description Only events of these types; repeat the parameter for several (at most 100). An unknown type matches nothing. **Aether extension** (not in the seed contract): a mount only needs the filesystem events, a review UI only the review events.
+                 * @example [
+                 *       "v1.FileSystemService.Rename",
+                 *       "v1.FileSystemService.Batch"
+                 *     ]
+                 */
+                eventType?: components["schemas"]["v1SessionEventType"][];
+                /**
+                 * @description Only events recorded after this event of the session (log order); an unknown id → code 5. With a `pageToken` too, the later position wins. **Aether extension** (not in the seed contract): a follower resumes from the last event it processed, even across restarts, without keeping page tokens.
+                 * @example evt_01HRJA1KR9T0S8A4P1B5VVN5ER
+                 */
+                afterEventId?: string;
+                /**
+                 * @description Long poll: when no event matches yet, hold the request up to this many seconds (0–30, else code 3) and answer as soon as one is recorded; after the wait an empty page. 0/absent = answer at once. No wait when `endTime` has already passed. **Aether extension** (not in the seed contract): a mount learns about remote changes within milliseconds without polling in a tight loop.
+                 * @example 25
+                 */
+                waitSeconds?: number;
             };
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -6054,7 +6508,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -6082,16 +6536,22 @@ export interface operations {
     };
     SecretService_GetSecret: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Read the secret of this scope only; absent = the session scope, then the tenant scope. **Aether extension** (not in the seed contract): a session secret may shadow a tenant secret of the same name; this reaches the tenant one.
+                 * @example SECRET_SCOPE_TENANT
+                 */
+                scope?: components["schemas"]["v1SecretScope"];
+            };
             header?: never;
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
                 /**
-                 * @description Secret name.
+                 * @description Secret name: a letter or "_" first, then letters, digits, "_", "." or "-"; at most 128 characters (else code 3).
                  * @example NPM_TOKEN
                  */
                 secretName: components["parameters"]["SecretName"];
@@ -6120,15 +6580,21 @@ export interface operations {
     SecretService_SetSecret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
                 /**
-                 * @description Secret name.
+                 * @description Secret name: a letter or "_" first, then letters, digits, "_", "." or "-"; at most 128 characters (else code 3).
                  * @example NPM_TOKEN
                  */
                 secretName: components["parameters"]["SecretName"];
@@ -6162,20 +6628,26 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Scope of the secret to delete.
+                 * @description Scope of the secret to delete; absent = SECRET_SCOPE_SESSION.
                  * @example SECRET_SCOPE_SESSION
                  */
                 scope?: components["schemas"]["v1SecretScope"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
+                 * @example mount-7f3a2c
+                 */
+                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+            };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
                 /**
-                 * @description Secret name.
+                 * @description Secret name: a letter or "_" first, then letters, digits, "_", "." or "-"; at most 128 characters (else code 3).
                  * @example NPM_TOKEN
                  */
                 secretName: components["parameters"]["SecretName"];
@@ -6210,10 +6682,17 @@ export interface operations {
                  * @example bytes=0-511
                  */
                 Range?: string;
+                /**
+                 * @description The quoted hash (or `*`) → 304 Not Modified, no body.
+                 * @example "sha256:0c9c7ca53c8f7d8b1efb62fdb5879f7ff6b6e2d9f0b3f0173d9d68c8a1d62d7d"
+                 */
+                "If-None-Match"?: string;
+                /** @description Honour `Range` only when this equals the ETag; otherwise serve the whole blob. */
+                "If-Range"?: string;
             };
             path: {
                 /**
-                 * @description Session id.
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
                  * @example sess_1234abcd
                  */
                 sessionId: components["parameters"]["SessionId"];
@@ -6276,6 +6755,20 @@ export interface operations {
                 content: {
                     "application/octet-stream": string;
                 };
+            };
+            /** @description Not modified (`If-None-Match` matched); no body. */
+            304: {
+                headers: {
+                    /** @description Strong ETag: the blob hash, quoted. */
+                    ETag?: string;
+                    /**
+                     * @description Immutable content.
+                     * @example public, max-age=31536000, immutable
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];

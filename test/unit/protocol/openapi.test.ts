@@ -5,16 +5,11 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import * as types from '../../../src/protocol/types.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const SPEC_PATH = join(ROOT, 'openapi.yaml');
-const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const;
+import { METHODS, ROOT, loadSpec, schemaChecker, type Json, type SchemaChecker } from './schema-check.js';
 
 // Every route named in seed 001 (request/response examples) and seed 000 (workflows).
 const SEED_ROUTES = [
@@ -94,6 +89,7 @@ const EXTENSION_ROUTES = [
   'GET /v1/sessions/{sessionId}/approvals/{approvalId}',
   'DELETE /v1/sessions/{sessionId}/cache/{key}',
   'GET /v1/healthz',
+  'POST /v1/sessions/{sessionId}:releasePosixLocks',
 ];
 const EXTENSION_FIELDS: Array<[schema: string, property: string]> = [
   ['v1RestoreRequest', 'label'],
@@ -101,9 +97,56 @@ const EXTENSION_FIELDS: Array<[schema: string, property: string]> = [
   ['v1ManifestNode', 'nlink'],
   ['v1ManifestNode', 'modifiedAt'],
   ['v1ManifestNode', 'xattrNames'],
+  ['v1SetPosixLockBlockingRequest', 'timeoutMs'],
+  ['v1FlockRequest', 'timeoutMs'],
+];
+// Extension query/header parameters on seed operations: [operation, parameter name].
+const EXTENSION_PARAMS: Array<[op: string, name: string]> = [
+  ['GET /v1/sessions/{sessionId}/manifest', 'maxDepth'],
+  ['GET /v1/sessions/{sessionId}/events', 'eventType'],
+  ['GET /v1/sessions/{sessionId}/events', 'afterEventId'],
+  ['GET /v1/sessions/{sessionId}/events', 'waitSeconds'],
+  ['GET /v1/sessions/{sessionId}/secrets/{secretName}', 'scope'],
+  ['POST /v1/sessions/{sessionId}:rename', 'x-aether-client-id'],
+];
+// Enum values the gateway uses beyond the seed contract, listed in `x-aether-extension-values`.
+const EXTENSION_ENUM_VALUES: Record<string, string[]> = {
+  v1PosixFlockMode: ['POSIX_FLOCK_MODE_UNLOCK'],
+  v1SessionEventType: ['v1.HealthService.ReportTestResults', 'v1.SecretService.SetSecret', 'v1.SecretService.DeleteSecret'],
+};
+// Operations that record session events: each accepts the `x-aether-client-id` header.
+const EVENT_RECORDING_ROUTES = [
+  'POST /v1/sessions',
+  'POST /v1/sessions/{sessionId}/fork',
+  'POST /v1/sessions/{sessionId}/checkpoints',
+  'POST /v1/sessions/{sessionId}/restore',
+  'POST /v1/sessions/{sessionId}/annotations',
+  'PATCH /v1/sessions/{sessionId}/annotations/{annotationId}',
+  'POST /v1/sessions/{sessionId}/request-approval',
+  'POST /v1/sessions/{sessionId}/approvals/{approvalId}/grant',
+  'POST /v1/sessions/{sessionId}/approvals/{approvalId}/deny',
+  'POST /v1/sessions/{sessionId}/commit',
+  'POST /v1/sessions/{sessionId}/dirs',
+  'DELETE /v1/sessions/{sessionId}/dirs',
+  'DELETE /v1/sessions/{sessionId}/files',
+  'POST /v1/sessions/{sessionId}:rename',
+  'POST /v1/sessions/{sessionId}/rename',
+  'POST /v1/sessions/{sessionId}/batch',
+  'POST /v1/sessions/{sessionId}/patchSegments',
+  'POST /v1/sessions/{sessionId}/symlinks',
+  'POST /v1/sessions/{sessionId}:link',
+  'POST /v1/sessions/{sessionId}:unlink',
+  'POST /v1/sessions/{sessionId}:setXattr',
+  'POST /v1/sessions/{sessionId}:removeXattr',
+  'POST /v1/sessions/{sessionId}/files/lock',
+  'POST /v1/sessions/{sessionId}/files/unlock',
+  'POST /v1/sessions/{sessionId}/files/force-unlock',
+  'POST /v1/sessions/{sessionId}/health/report',
+  'POST /v1/sessions/{sessionId}/health:testResults',
+  'PUT /v1/sessions/{sessionId}/secrets/{secretName}',
+  'DELETE /v1/sessions/{sessionId}/secrets/{secretName}',
 ];
 
-type Json = Record<string, any>;
 interface Op {
   key: string;
   method: string;
@@ -113,9 +156,11 @@ interface Op {
 
 let spec: Json;
 let ops: Op[];
+let checker: SchemaChecker;
 
 beforeAll(async () => {
-  spec = parse(await readFile(SPEC_PATH, 'utf8')) as Json;
+  spec = await loadSpec();
+  checker = schemaChecker(spec);
   ops = [];
   for (const [path, item] of Object.entries<Json>(spec.paths)) {
     for (const method of METHODS) {
@@ -126,13 +171,7 @@ beforeAll(async () => {
 
 function resolvePointer(ref: string): unknown {
   expect(ref.startsWith('#/'), `only local refs are allowed: ${ref}`).toBe(true);
-  let node: unknown = spec;
-  for (const raw of ref.slice(2).split('/')) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (node === null || typeof node !== 'object' || !(key in node)) return undefined;
-    node = (node as Json)[key];
-  }
-  return node;
+  return checker.resolvePointer(ref);
 }
 
 function walk(node: unknown, visit: (value: Json, where: string) => void, where = '#'): void {
@@ -144,6 +183,12 @@ function walk(node: unknown, visit: (value: Json, where: string) => void, where 
 }
 
 const deref = (node: Json): Json => (node.$ref ? (resolvePointer(node.$ref) as Json) : node);
+const opByKey = (key: string): Json => {
+  const found = ops.find((o) => o.key === key);
+  expect(found, key).toBeDefined();
+  return found!.op;
+};
+const paramsOf = (key: string): Json[] => (opByKey(key).parameters ?? []).map(deref);
 
 describe('openapi.yaml structure', () => {
   it('is OpenAPI 3.0.3 with bearer auth as the global security', () => {
@@ -231,6 +276,80 @@ describe('seed coverage and extensions', () => {
     });
   });
 
+  it('marks extension query and header parameters of seed operations', () => {
+    for (const [key, name] of EXTENSION_PARAMS) {
+      const p = paramsOf(key).find((x) => x.name === name);
+      expect(p, `${key} ${name}`).toBeDefined();
+      expect(p!['x-aether-extension'], `${key} ${name}`).toBe(true);
+    }
+    const events = paramsOf('GET /v1/sessions/{sessionId}/events');
+    expect(events.find((p) => p.name === 'eventType')).toMatchObject({ style: 'form', explode: true, schema: { type: 'array', items: { $ref: '#/components/schemas/v1SessionEventType' } } });
+    expect(events.find((p) => p.name === 'waitSeconds')!.schema).toEqual({ type: 'integer', format: 'int32', minimum: 0, maximum: 30 });
+  });
+
+  it('declares x-aether-client-id on exactly the operations that record events', () => {
+    const header = spec.components.parameters.AetherClientId;
+    expect(header).toMatchObject({ name: 'x-aether-client-id', in: 'header', required: false, 'x-aether-extension': true });
+    expect(new RegExp(header.schema.pattern).test('mount-7f3a2c')).toBe(true);
+    const withHeader = ops.filter((o) => (o.op.parameters ?? []).some((p: Json) => p.$ref === '#/components/parameters/AetherClientId')).map((o) => o.key);
+    expect(withHeader.sort()).toEqual([...EVENT_RECORDING_ROUTES].sort());
+  });
+
+  it('lists extension enum values in x-aether-extension-values, with a reason', () => {
+    for (const [name, schema] of Object.entries<Json>(spec.components.schemas)) {
+      const extra = schema['x-aether-extension-values'];
+      if (!extra) {
+        expect(EXTENSION_ENUM_VALUES[name], name).toBeUndefined();
+        continue;
+      }
+      expect(extra, name).toEqual(EXTENSION_ENUM_VALUES[name]);
+      for (const v of extra) expect(schema.enum, name).toContain(v);
+      expect(schema.description, name).toMatch(/Aether extension/);
+    }
+    expect(Object.keys(EXTENSION_ENUM_VALUES).every((n) => spec.components.schemas[n]['x-aether-extension-values'])).toBe(true);
+  });
+
+  it('describes :releasePosixLocks and the blocking lock outcomes (EDEADLK detail, timeout)', () => {
+    const op = opByKey('POST /v1/sessions/{sessionId}:releasePosixLocks');
+    expect(op.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/v1ReleasePosixLocksRequest');
+    const s = spec.components.schemas;
+    expect(s.v1ReleasePosixLocksRequest.required).toEqual(['owner']);
+    expect(s.v1ReleasePosixLocksOwner.required).toEqual(['clientId']);
+    expect(s.v1ReleasePosixLocksOwner.properties.clientId).toMatchObject({ type: 'string', format: 'uint64' });
+    expect(Object.keys(s.v1ReleasePosixLocksResponse.properties).sort()).toEqual(['cancelledWaits', 'releasedLocks']);
+    for (const key of ['POST /v1/sessions/{sessionId}:setPosixLockBlocking', 'POST /v1/sessions/{sessionId}:flock']) {
+      const o = opByKey(key);
+      expect(o.responses['409'].$ref, key).toBe('#/components/responses/LockConflict');
+      expect(o.responses['504'].$ref, key).toBe('#/components/responses/LockWaitTimeout');
+    }
+    expect(opByKey('POST /v1/sessions/{sessionId}:setPosixLockBlocking').requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/v1SetPosixLockBlockingRequest');
+    const example = spec.components.responses.LockConflict.content['application/json'].example;
+    expect(example.code).toBe(10);
+    expect(checker.check(example.details[0], { $ref: '#/components/schemas/rpcErrorInfo' })).toEqual([]);
+    expect(example.details[0]).toMatchObject({ reason: 'EDEADLK', domain: 'aetherfs.io' });
+  });
+
+  it('states the semantic rules the seeds leave open, as the gateway implements them', () => {
+    const s = spec.components.schemas;
+    // logicalSize: absent never truncates; an explicit "0" does.
+    expect(s.v1SegmentMutation.properties.logicalSize.description).toMatch(/Absent = no resize/);
+    expect(s.v1SegmentMutation.properties.logicalSize.description).toMatch(/explicit "0" truncates/);
+    // Borrowed segment naming a blob the tenant cannot read: 9; range past its end: 3.
+    expect(s.v1BorrowedSegment.description).toMatch(/code 9 FAILED_PRECONDITION/);
+    expect(s.v1BorrowedSegment.description).toMatch(/past the blob's end → code 3/);
+    // The manifest lists the prefix node itself, never the root.
+    expect(opByKey('GET /v1/sessions/{sessionId}/manifest').description).toMatch(/node at `pathPrefix` itself is listed/);
+    // Annotation lines are 1-based, 0 = whole file; a stale expectedContentHash is code 9.
+    expect(s.v1Annotation.properties.lineNumber.description).toMatch(/1-based.*0 \(or absent\)/);
+    expect(s.v1AddAnnotationRequest.description).toMatch(/code 9 FAILED_PRECONDITION/);
+    // Health before the first report: UNKNOWN, no lastUpdatedAt. Cache miss: 200 found:false.
+    expect(s.v1HealthStatus.description).toMatch(/STATUS_UNKNOWN.*no `lastUpdatedAt`/);
+    expect(s.v1GetCacheEntryResponse.description).toMatch(/found: false/);
+    // Creating routes make missing parents; collaboration unlock is by lockId (9), not by principal.
+    expect(s.v1CreateDirectoryRequest.description).toMatch(/Missing parent directories are created/);
+    expect(s.v1UnlockRequest.description).toMatch(/code 9 FAILED_PRECONDITION/);
+  });
+
   it('describes the blob route: octet-stream, ranges, immutable caching', () => {
     const op = spec.paths['/v1/sessions/{sessionId}/blobs/{hash}'].get;
     expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '206', '404', '416']));
@@ -269,56 +388,14 @@ describe('proto3 JSON conventions', () => {
     expect(s.v1SessionStatus.enum).toEqual(['SESSION_STATUS_UNSPECIFIED', 'SESSION_STATUS_ACTIVE', 'SESSION_STATUS_PENDING_APPROVAL']);
   });
 
-  it('names schemas grpc-gateway style (v1Xxx, rpcStatus, protobufAny)', () => {
+  it('names schemas grpc-gateway style (v1Xxx, rpcStatus, rpcErrorInfo, protobufAny)', () => {
     for (const name of Object.keys(spec.components.schemas)) {
-      expect(name, name).toMatch(/^(v1[A-Z][A-Za-z0-9]*|rpcStatus|protobufAny)$/);
+      expect(name, name).toMatch(/^(v1[A-Z][A-Za-z0-9]*|rpcStatus|rpcErrorInfo|protobufAny)$/);
     }
   });
 });
 
-// A small validator for the subset of JSON Schema the contract uses, strict about unknown keys,
-// so every seed payload copied into openapi.yaml as an `example` must match its schema exactly.
-function conformance(value: unknown, schema: Json, where: string, out: string[]): void {
-  while (schema.$ref || (schema.allOf && schema.allOf.length === 1)) schema = schema.$ref ? deref(schema) : schema.allOf[0];
-  const bad = (m: string) => out.push(`${where}: ${m}`);
-  if (schema.enum) {
-    if (!schema.enum.includes(value)) bad(`${JSON.stringify(value)} is not one of the enum values`);
-    return;
-  }
-  switch (schema.type) {
-    case 'object': {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('expected an object');
-      const entries = Object.entries(value);
-      for (const r of schema.required ?? []) if (!(r in value)) bad(`missing required ${r}`);
-      if (schema.maxProperties !== undefined && entries.length > schema.maxProperties) bad('too many properties (oneof)');
-      for (const [k, v] of entries) {
-        if (schema.properties?.[k]) conformance(v, schema.properties[k], `${where}.${k}`, out);
-        else if (schema.additionalProperties) conformance(v, schema.additionalProperties === true ? {} : schema.additionalProperties, `${where}.${k}`, out);
-        else bad(`unknown property ${k}`);
-      }
-      return;
-    }
-    case 'array':
-      if (!Array.isArray(value)) return bad('expected an array');
-      value.forEach((v, i) => conformance(v, schema.items, `${where}[${i}]`, out));
-      return;
-    case 'string':
-      if (typeof value !== 'string') return bad(`expected a string (format ${schema.format ?? 'none'})`);
-      if ((schema.format === 'int64' || schema.format === 'uint64') && !/^-?\d+$/.test(value)) bad('not a decimal integer string');
-      if (schema.format === 'date-time' && Number.isNaN(Date.parse(value))) bad('not an RFC 3339 timestamp');
-      if (schema.format === 'byte' && !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) bad('not base64');
-      return;
-    case 'integer':
-      if (!Number.isInteger(value)) bad('expected an integer');
-      return;
-    case 'number':
-      if (typeof value !== 'number') bad('expected a number');
-      return;
-    case 'boolean':
-      if (typeof value !== 'boolean') bad('expected a boolean');
-      return;
-  }
-}
+const conformance = (value: unknown, schema: Json, where: string, out: string[]) => checker.conformance(value, schema, where, out);
 
 describe('examples', () => {
   it('every example in openapi.yaml conforms to its schema', () => {
