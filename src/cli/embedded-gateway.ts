@@ -217,7 +217,7 @@ async function logTail(file: string, lines = 5): Promise<string> {
   }
 }
 
-async function spawnGateway(home: string, opts: EnsureEmbeddedOptions, timeoutMs: number): Promise<EmbeddedGateway> {
+async function spawnGateway(home: string, opts: EnsureEmbeddedOptions, timeoutMs: number, port = 0): Promise<EmbeddedGateway> {
   const f = files(home);
   const logger = opts.logger ?? nullLogger;
   await fsp.mkdir(f.dir, { recursive: true, mode: 0o700 });
@@ -230,7 +230,7 @@ async function spawnGateway(home: string, opts: EnsureEmbeddedOptions, timeoutMs
   const log = await fsp.open(f.log, 'a', 0o600);
   let child: ReturnType<typeof spawn>;
   try {
-    child = spawn(process.execPath, [aetherBinPath(), 'gateway', 'serve', '--data', f.dataDir, '--port', '0', '--json'], {
+    child = spawn(process.execPath, [aetherBinPath(), 'gateway', 'serve', '--data', f.dataDir, '--port', String(port), '--json'], {
       detached: true,
       stdio: ['ignore', 'pipe', log.fd],
       env: env as NodeJS.ProcessEnv,
@@ -293,6 +293,15 @@ export async function ensureEmbeddedGateway(home: string, opts: EnsureEmbeddedOp
         // Another CLI may have finished starting it between our probe and taking the lock.
         const again = await liveEmbeddedState(home);
         if (again) return { ...again, token: await readToken(home), started: false };
+        // Come back on the port it had: running mounts keep talking to the same URL.
+        const previousPort = (await readEmbeddedState(home))?.port;
+        if (previousPort) {
+          try {
+            return await spawnGateway(home, opts, Math.max(1_000, Math.min(10_000, deadline - Date.now())), previousPort);
+          } catch {
+            /* the port is taken now: any free one will do */
+          }
+        }
         return await spawnGateway(home, opts, Math.max(1_000, deadline - Date.now()));
       } finally {
         await lock.release();

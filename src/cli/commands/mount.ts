@@ -2,6 +2,8 @@
 // `mount` starts a mount daemon (src/cli/daemon/) in the background and returns once the mount
 // answers, or runs it in this process with --foreground. The other commands find a live mount in
 // the registry (<home>/state/mounts) and talk to its daemon over the control socket.
+// Heavy modules (the daemon with fuse-native, react/ink) load lazily: every `aether` invocation
+// imports this file, and most never mount anything.
 // Callers: cli/commands/index.ts.
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -9,17 +11,14 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { createElement } from 'react';
 import { defineCommand, type Opts } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { AetherError, UserError } from '../../shared/errors.js';
 import { parseSize, formatBytes } from '../../cas/size.js';
 import { controlCall } from '../../control/control-client.js';
 import { listMounts, findMountForPath, mountKeyFor, pidAlive, removeMountRecord, type MountRecord } from '../daemon/mount-registry.js';
-import { forceDetach, runMountDaemon } from '../daemon/mount-daemon.js';
 import { createLogger } from '../../shared/log.js';
-import { startLiveView } from '../ui/live.js';
-import { MountStatusView, type MountStatus } from '../ui/mount-status.js';
+import type { MountStatus } from '../ui/mount-status.js';
 import { aetherPaths } from '../../config/paths.js';
 
 /** The compiled daemon entry (works from dist/ and from in-process tests under src/). */
@@ -112,6 +111,7 @@ export const mount = defineCommand<MountArgs>({
     const logFile = path.join(aetherPaths(home).logsDir, `mount-${mountKeyFor(mountpoint)}.log`);
     const spec = { home, gatewayUrl: target.url, sessionId: a.session, mountpoint, cacheDir, cacheBytes, readOnly: a.readOnly, logFile };
     if (a.foreground) {
+      const { runMountDaemon } = await import('../daemon/mount-daemon.js');
       const logger = createLogger((l) => ctx.io.stderr.write(l), config.logLevel === 'warn' ? 'info' : config.logLevel);
       const m = await runMountDaemon({ ...spec, token: target.token, logger });
       ctx.out.result({ mountpoint, sessionId: a.session, pid: process.pid, binding: m.handle.binding }, () =>
@@ -158,6 +158,11 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return true;
+}
+
+async function forceDetach(dir: string): Promise<void> {
+  const m = await import('../daemon/mount-daemon.js');
+  await m.forceDetach(dir);
 }
 
 async function isStale(dir: string): Promise<boolean> {
@@ -274,6 +279,9 @@ export const status = defineCommand<{ dir?: string; watch: boolean }>({
       return;
     }
     const signal = ctx.interruptSignal();
+    const { createElement } = await import('react');
+    const { startLiveView } = await import('../ui/live.js');
+    const { MountStatusView } = await import('../ui/mount-status.js');
     const live = ctx.io.isTTY && !ctx.out.json ? startLiveView(ctx.io, createElement(MountStatusView, { status: await get(), tick: 0 })) : undefined;
     let tick = 0;
     try {
