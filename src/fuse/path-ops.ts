@@ -48,6 +48,7 @@ export interface OpCounters {
  */
 export async function bridge<T>(name: string, log: Logger, counters: OpCounters, fields: Record<string, unknown>, fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; errno: number }> {
   counters.ops[name] = (counters.ops[name] ?? 0) + 1;
+  log.debug(name, fields);
   try {
     return { ok: true, value: await fn() };
   } catch (e) {
