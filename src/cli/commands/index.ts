@@ -19,6 +19,7 @@ import { login, logout, profileGroup } from './login.js';
 import { doctor } from './doctor.js';
 import { completion } from './completion.js';
 import { mount, unmount, mounts, status, sync } from './mount.js';
+import { prefetch } from './prefetch.js';
 
 export const COMMANDS: CommandSpec<any>[] = [
   // Sessions
@@ -33,6 +34,7 @@ export const COMMANDS: CommandSpec<any>[] = [
   mounts,
   status,
   sync,
+  prefetch,
   // Review
   annotate,
   annotations,
