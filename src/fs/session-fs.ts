@@ -1446,6 +1446,18 @@ export class SessionFilesystem {
     return this.peek(path)?.ino;
   }
 
+  /** Paths of every node held in memory, parents first (kernel invalidation of "everything"). */
+  knownPaths(limit = 1_000_000): string[] {
+    const out: string[] = [];
+    const walk = (n: FsNode, p: string) => {
+      if (out.length >= limit) return;
+      out.push(p);
+      if (n.children) for (const [name, c] of n.children) walk(c, p === '/' ? `/${name}` : `${p}/${name}`);
+    };
+    walk(this.root, '/');
+    return out;
+  }
+
   /** Close staging files; pending bytes stay journaled for the next mount. */
   async close(): Promise<void> {
     if (this.batchQueue.length) await this.drainBatch().catch(() => undefined);

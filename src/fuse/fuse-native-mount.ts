@@ -32,6 +32,13 @@ export interface MountHandle {
   counters: OpCounters;
   /** Unmount (the kernel detaches; pending requests are answered first). */
   unmount(): Promise<void>;
+  /** Kernel lock requests reach the gateway (fuse3 + LockBridge); false = locks are local to this mount. */
+  kernelLocks?: boolean;
+  /**
+   * Drop the kernel's cached attributes and pages of these paths (remote changes). Only bindings
+   * with exact invalidation have it; the others rely on short cache timeouts.
+   */
+  invalidate?(paths: string[]): Promise<number>;
 }
 
 type Cb = (...args: any[]) => void;
@@ -154,6 +161,7 @@ export async function mountWithFuseNative(fs: SessionFilesystem, opts: FuseMount
     mountpoint: opts.mountpoint,
     binding: 'fuse-native',
     counters,
+    kernelLocks: false,
     async unmount() {
       if (unmounted) return;
       unmounted = true;

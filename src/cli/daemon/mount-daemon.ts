@@ -7,11 +7,14 @@ import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { HttpGatewayClient } from '../../client/http-gateway-client.js';
 import { DiskCas } from '../../cas/disk-cas.js';
 import { SessionFilesystem } from '../../fs/session-fs.js';
 import { RemoteWatcher } from '../../fs/remote-watcher.js';
-import { mountWithFuseNative, type MountHandle } from '../../fuse/fuse-native-mount.js';
+import type { MountHandle } from '../../fuse/fuse-native-mount.js';
+import { selectBinding } from '../../fuse/select-binding.js';
+import { LockBridge, lockClientIdFor, lockHooksFor } from '../../fs/lock-bridge.js';
 import { startControlServer, type ControlServer } from '../../control/control-server.js';
 import type { Logger } from '../../shared/log.js';
 import { AetherError } from '../../shared/errors.js';
@@ -30,6 +33,8 @@ export interface MountDaemonOptions {
   readOnly?: boolean;
   logger: Logger;
   logFile?: string;
+  /** FUSE binding: 'fuse3', 'fuse-native' or automatic (default: AETHER_FUSE_BINDING, else automatic). */
+  binding?: string;
 }
 
 export interface RunningMount {
@@ -103,8 +108,28 @@ export async function runMountDaemon(o: MountDaemonOptions): Promise<RunningMoun
   });
   const { recovered } = await fs.init();
   if (recovered) log.info('uploaded pending writes left by a previous mount', { files: recovered });
-  const handle = await mountWithFuseNative(fs, { mountpoint, fsname: `aether:${o.sessionId}`, readOnly: o.readOnly, logger: log });
-  const watcher = new RemoteWatcher({ client, sessionId: o.sessionId, clientId, sink: fs, logger: log });
+  // Binding: our libfuse3 addon when built (AETHER_FUSE_BINDING=fuse3|fuse-native forces one).
+  const binding = selectBinding(o.binding ?? process.env.AETHER_FUSE_BINDING, log);
+  // Kernel locks go to the gateway under a numeric client id that is stable for this host,
+  // mountpoint and session, so this start can drop what a crashed daemon of the same mount held.
+  const locks = new LockBridge({ client, sessionId: o.sessionId, clientId: lockClientIdFor(`${hostname()}\0${mountpoint}\0${o.sessionId}`), hooks: lockHooksFor(fs), logger: log });
+  await locks.releaseAll().then(
+    (r) => r.releasedLocks + r.cancelledWaits > 0 && log.info('released locks left by a previous mount', r),
+    (e) => log.warn('could not release locks left by a previous mount', { error: String(e) }),
+  );
+  const handle = await binding.mount(fs, { mountpoint, fsname: `aether:${o.sessionId}`, readOnly: o.readOnly, logger: log, locks: binding.name === 'fuse3' ? locks : undefined });
+  // Remote changes: forget what the core cached, then drop exactly those kernel caches (fuse3).
+  // "Everything may have changed" (a checkpoint restore) invalidates every path the core knows.
+  const sink = {
+    invalidate: (paths: string[]) => {
+      const touched = fs.invalidate(paths);
+      return paths.length === 0 ? fs.knownPaths() : touched;
+    },
+  };
+  const onInvalidated = handle.invalidate
+    ? (paths: string[]) => void handle.invalidate!(paths).catch((e) => log.warn('kernel cache invalidation failed', { error: String(e) }))
+    : undefined;
+  const watcher = new RemoteWatcher({ client, sessionId: o.sessionId, clientId, sink, onInvalidated, logger: log });
   watcher.start();
 
   let resolveDone!: () => void;
@@ -116,6 +141,8 @@ export async function runMountDaemon(o: MountDaemonOptions): Promise<RunningMoun
     sessionId: o.sessionId,
     mountpoint,
     binding: handle.binding,
+    kernelLocks: !!handle.kernelLocks,
+    locks: handle.kernelLocks ? locks.stats : undefined,
     readOnly: !!o.readOnly,
     pid: process.pid,
     pendingUploads: fs.stats.pendingUploads,
@@ -166,6 +193,8 @@ export async function runMountDaemon(o: MountDaemonOptions): Promise<RunningMoun
         log.warn('clean unmount failed; detaching lazily', { error: String(e) });
         await forceDetach(mountpoint);
       }
+      // The kernel-side owners are gone with the mount: drop their gateway locks and waits.
+      if (handle.kernelLocks) await locks.releaseAll().catch((e) => log.warn('could not release locks on unmount', { error: String(e) }));
       await fs.close();
       await control?.close();
       await removeMountRecord(o.home, mountKey);
