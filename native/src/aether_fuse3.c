@@ -171,7 +171,45 @@ struct mount {
   int kernel_locks;
   int unmount_timeout_ms;
   atomic_int locks_used;
+  // The JS handle and the thread-safe function both reference this struct: freed by the last one.
+  int refs;
+  // File handles opened read-only (see a_flush), a small chained hash set guarded by `mu`.
+  struct fh_entry *ro_fh[256];
 };
+
+struct fh_entry {
+  struct fh_entry *next;
+  uint64_t fh;
+};
+
+static void ro_add(struct mount *m, uint64_t fh) {
+  struct fh_entry *e = malloc(sizeof(*e));
+  if (!e) return;
+  e->fh = fh;
+  pthread_mutex_lock(&m->mu);
+  e->next = m->ro_fh[fh & 255];
+  m->ro_fh[fh & 255] = e;
+  pthread_mutex_unlock(&m->mu);
+}
+
+/** Remove `fh`; returns whether it was there. */
+static int ro_take(struct mount *m, uint64_t fh, int remove) {
+  int found = 0;
+  pthread_mutex_lock(&m->mu);
+  for (struct fh_entry **pp = &m->ro_fh[fh & 255]; *pp; pp = &(*pp)->next) {
+    if ((*pp)->fh == fh) {
+      found = 1;
+      if (remove) {
+        struct fh_entry *e = *pp;
+        *pp = e->next;
+        free(e);
+      }
+      break;
+    }
+  }
+  pthread_mutex_unlock(&m->mu);
+  return found;
+}
 
 struct msg {
   int kind;
@@ -399,6 +437,7 @@ static int a_open(const char *path, struct fuse_file_info *fi) {
   int res = dispatch(&r);
   if (res < 0) return res;
   fi->fh = r.fh_out;
+  if ((fi->flags & O_ACCMODE) == O_RDONLY) ro_add(cur_mount(), fi->fh);
   return 0;
 }
 
@@ -447,6 +486,11 @@ static int a_statfs(const char *path, struct statvfs *stv) {
 }
 
 static int a_flush(const char *path, struct fuse_file_info *fi) {
+  struct mount *m = cur_mount();
+  // close() of a read-only descriptor has nothing to upload; it only matters for fcntl locks
+  // (POSIX drops the process's locks on any close), so skip the round trip while no lock was
+  // ever taken through this mount.
+  if (!atomic_load(&m->locks_used) && ro_take(m, fi->fh, 0)) return 0;
   struct req r;
   req_init(&r, OP_FLUSH);
   r.path = path;
@@ -458,6 +502,7 @@ static int a_flush(const char *path, struct fuse_file_info *fi) {
 
 static int a_release(const char *path, struct fuse_file_info *fi) {
   struct mount *m = cur_mount();
+  ro_take(m, fi->fh, 1);
   struct req r;
   req_init(&r, OP_RELEASE);
   r.path = path;
@@ -756,10 +801,10 @@ static void *teardown_main(void *arg) {
   int done = m->loop_done;
   int mounted = m->mounted;
   pthread_mutex_unlock(&m->mu);
-  if (!done && mounted) {
+  if (!done) {
     // Lazy detach: new lookups fail at once; the kernel ends the connection (and our loop) as soon
-    // as nothing in the mount is open any more.
-    if (umount2(m->mountpoint, MNT_DETACH) != 0) run_fusermount(m->mountpoint);
+    // as nothing in the mount is open any more. (Not mounted: the loop thread is just finishing.)
+    if (mounted && umount2(m->mountpoint, MNT_DETACH) != 0) run_fusermount(m->mountpoint);
     struct timespec ts;
     deadline_in(&ts, m->unmount_timeout_ms);
     pthread_mutex_lock(&m->mu);
@@ -1118,17 +1163,34 @@ static napi_value js_reply(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static void unref_mount(struct mount *m) {
+  // Only free what no thread can touch any more: a mount that never stopped stays allocated.
+  pthread_mutex_lock(&m->mu);
+  int last = --m->refs == 0;
+  int safe = (m->loop_done || !m->loop_started) && !m->inval_started && m->fuse == NULL;
+  pthread_mutex_unlock(&m->mu);
+  if (!last || !safe) return;
+  for (int i = 0; i < 256; i++) {
+    while (m->ro_fh[i]) {
+      struct fh_entry *e = m->ro_fh[i];
+      m->ro_fh[i] = e->next;
+      free(e);
+    }
+  }
+  free(m->mountpoint);
+  free(m);
+}
+
 static void finalize_mount(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
-  struct mount *m = data;
-  // Only free what no thread can touch any more: a mount that never stopped stays allocated.
-  pthread_mutex_lock(&m->mu);
-  int safe = (m->loop_done || !m->loop_started) && !m->inval_started && m->fuse == NULL;
-  pthread_mutex_unlock(&m->mu);
-  if (!safe) return;
-  free(m->mountpoint);
-  free(m);
+  unref_mount(data);
+}
+
+static void finalize_tsfn(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  unref_mount(data);
 }
 
 /**
@@ -1200,7 +1262,8 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
 
   napi_value name;
   napi_create_string_utf8(env, "aether-fuse3", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, m, call_js, &m->tsfn) != napi_ok) {
+  m->refs = 2;
+  if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, m, finalize_tsfn, m, call_js, &m->tsfn) != napi_ok) {
     fuse_destroy(m->fuse);
     free(m->mountpoint);
     free(m);
