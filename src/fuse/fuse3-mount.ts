@@ -166,7 +166,8 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
     count('invalidate', uniq.length);
     return new Promise<number>((resolve) => {
       invalWaiters.set(token, (n) => {
-        count('invalidated', n);
+        count('invalidated', n); // paths the kernel had cached
+        count('invalidations'); // batches done
         resolve(n);
       });
       if (!native.invalidate(handle, token, uniq)) {

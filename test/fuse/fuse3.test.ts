@@ -212,7 +212,7 @@ describe.skipIf(!hasFuse3)('real mount, fuse3 binding: kernel cache and exact in
     expect(fs.statSync(f).size).toBe(2); // the kernel now caches this name for 60 s
     const s0 = await status(m);
     await env.call('DELETE', `/v1/sessions/${sid}/files?path=${encodeURIComponent('/gone.txt')}`);
-    await until(() => status(m), (s) => (s.ops.invalidate ?? 0) > (s0.ops.invalidate ?? 0));
+    await until(() => status(m), (s) => (s.ops.invalidations ?? 0) > (s0.ops.invalidations ?? 0));
     expect(fs.existsSync(f)).toBe(false);
     expect(fs.readdirSync(dir)).not.toContain('gone.txt');
     fs.writeFileSync(f, 'v2'); // O_CREAT over the stale name: the kernel revalidates (ESTALE) and creates
@@ -224,11 +224,43 @@ describe.skipIf(!hasFuse3)('real mount, fuse3 binding: kernel cache and exact in
     expect(fs.readFileSync(g, 'utf8')).toBe('payload');
     const s1 = await status(m);
     await env.call('POST', `/v1/sessions/${sid}:rename`, { sourcePath: '/moved-away.txt', destinationPath: '/moved-here.txt' });
-    await until(() => status(m), (s) => (s.ops.invalidate ?? 0) > (s1.ops.invalidate ?? 0));
+    await until(() => status(m), (s) => (s.ops.invalidations ?? 0) > (s1.ops.invalidations ?? 0));
     expect(fs.existsSync(g)).toBe(false);
     expect(fs.readFileSync(path.join(dir, 'moved-here.txt'), 'utf8')).toBe('payload');
     fs.mkdirSync(path.join(dir, 'moved-away.txt')); // mkdir over the stale name revalidates too
     expect(fs.statSync(path.join(dir, 'moved-away.txt')).isDirectory()).toBe(true);
+
+    // rename(2) onto a name another client removed.
+    const t = path.join(dir, 'target.txt');
+    fs.writeFileSync(t, 'old target');
+    expect(fs.readFileSync(t, 'utf8')).toBe('old target');
+    const s2 = await status(m);
+    await env.call('DELETE', `/v1/sessions/${sid}/files?path=${encodeURIComponent('/target.txt')}`);
+    await until(() => status(m), (s) => (s.ops.invalidations ?? 0) > (s2.ops.invalidations ?? 0));
+    fs.writeFileSync(path.join(dir, 'incoming.txt'), 'new target');
+    fs.renameSync(path.join(dir, 'incoming.txt'), t);
+    expect(fs.readFileSync(t, 'utf8')).toBe('new target');
+    expect((await env.node(sid, '/target.txt')).contentHash).toBe(sha('new target'));
+  });
+
+  it('a name another client replaced with a directory resolves to the directory', async () => {
+    const p = path.join(dir, 'shape');
+    fs.writeFileSync(p, 'file');
+    expect(fs.statSync(p).isFile()).toBe(true);
+    const s0 = await status(m);
+    await env.call('DELETE', `/v1/sessions/${sid}/files?path=${encodeURIComponent('/shape')}`);
+    await until(() => status(m), (s) => (s.ops.invalidations ?? 0) > (s0.ops.invalidations ?? 0));
+    const s1 = await status(m);
+    await env.call('POST', `/v1/sessions/${sid}/dirs`, { path: '/shape' });
+    await until(() => status(m), (s) => (s.ops.invalidations ?? 0) > (s1.ops.invalidations ?? 0));
+    let first: string;
+    try {
+      first = fs.statSync(p).isDirectory() ? 'dir' : 'file';
+    } catch (e) {
+      first = (e as NodeJS.ErrnoException).code ?? 'error';
+    }
+    expect(['dir', 'EIO', 'ENOENT']).toContain(first);
+    expect(await until(() => { try { return fs.statSync(p).isDirectory(); } catch { return false; } }, (v) => v, 3000)).toBe(true);
   });
 
   it('a second mount sees writes after their invalidation, and rereads cost no daemon reads', async () => {
