@@ -814,6 +814,9 @@ static void *teardown_main(void *arg) {
     done = m->loop_done;
     pthread_mutex_unlock(&m->mu);
   }
+  // No fuse_exit() before the detach: worker threads stop reading /dev/fuse once the session is
+  // marked exited, and requests the kernel still sends for files open in a lazily detached mount
+  // (flush, release) would then never be answered.
   if (done) {
     if (m->loop_started) pthread_join(m->loop_thread, NULL);
     pthread_mutex_lock(&m->iq_mu);

@@ -486,7 +486,12 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
   const handler: Handler = (kind, id, ...rest) => {
     if (kind === EV.request) {
       const [op, path, path2, fh, a, b, c, owner, data, x, y] = rest as [number, string | null, string | null, number, number, number, number, string | null, Buffer | null, bigint | undefined, bigint | undefined];
-      onRequest(id, op, path, path2, fh, a, b, c, owner, data, x, y);
+      try {
+        onRequest(id, op, path, path2, fh, a, b, c, owner, data, x, y);
+      } catch (e) {
+        log.error('fuse3 request handler threw', { op, path, error: String(e) });
+        reply(id, -Errno.EIO);
+      }
     } else if (kind === EV.interrupt) {
       count('interrupted');
       waits.get(id)?.abort();
