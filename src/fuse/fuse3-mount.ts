@@ -223,6 +223,8 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
   const entryTtlMs = (opts.entryTimeout ?? 60) * 1000;
   const suspects = new Map<string, number>();
   const markSuspects = (paths: string[]) => {
+    // A restore invalidates every known path: past 100k names, stale names just age out (60 s).
+    if (paths.length > 100_000) return;
     const now = Date.now();
     if (suspects.size > 10_000) for (const [p, exp] of suspects) if (exp < now) suspects.delete(p);
     for (const p of paths) suspects.set(p, now + entryTtlMs);
