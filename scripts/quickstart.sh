@@ -8,7 +8,7 @@ DIR="${1:-./workspace}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 need=()
-for p in libfuse2 fuse3 libfuse3-dev pkg-config git python3; do
+for p in libfuse2 fuse3 libfuse3-dev pkg-config build-essential git python3; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
