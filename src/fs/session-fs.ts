@@ -211,11 +211,16 @@ function typeOfManifest(n: ManifestNode): Kind {
   }
 }
 
+/**
+ * Full st_mode for a node. A mode that carries file-type bits is taken as is (so chmod 000 stays
+ * 000); a missing or zero mode means "the default" (0755 dirs, 0644 files).
+ */
 function modeFor(kind: Kind, mode: number | undefined): number {
+  const explicit = mode !== undefined && (mode & S_IFMT) !== 0;
   const perm = (mode ?? 0) & 0o7777;
-  if (kind === 'dir') return S_IFDIR | (perm || 0o755);
+  if (kind === 'dir') return S_IFDIR | (explicit || perm ? perm : 0o755);
   if (kind === 'symlink') return S_IFLNK | 0o777;
-  return S_IFREG | (perm || 0o644);
+  return S_IFREG | (explicit || perm ? perm : 0o644);
 }
 
 function toNum(v: string | number | undefined | null): number {
@@ -419,6 +424,7 @@ export class SessionFilesystem {
       const part = parts[i]!;
       if (part === '') continue;
       if (node.kind !== 'dir') throw fsError('ENOTDIR');
+      if (part.length > POSIX_NAME_MAX / 4 && Buffer.byteLength(part) > POSIX_NAME_MAX) throw fsError('ENAMETOOLONG');
       await this.ensureListed(node);
       const next = node.children!.get(part);
       if (!next) throw fsError('ENOENT', `${path} does not exist`);
@@ -451,8 +457,10 @@ export class SessionFilesystem {
     const size = node.kind === 'symlink' ? Buffer.byteLength(node.target ?? '') : node.kind === 'dir' ? 4096 : node.size;
     let nlink = node.nlink;
     if (node.kind === 'dir') {
-      nlink = 2;
-      if (node.children) for (const c of node.children.values()) if (c.kind === 'dir') nlink++;
+      if (node.listed) {
+        nlink = 2;
+        for (const c of node.children!.values()) if (c.kind === 'dir') nlink++;
+      } else nlink = Math.max(2, node.nlink); // the gateway's count until we list it ourselves
     }
     return {
       ino: node.ino,
@@ -519,12 +527,14 @@ export class SessionFilesystem {
     const { parent, name } = await this.resolveParent(path);
     if (parent.children!.has(name)) throw fsError('EEXIST');
     await this.ensureRemoteParent(parent);
+    // As on a local disk, a directory created inside a set-group-ID directory inherits S_ISGID.
+    const perm = ((mode & 0o7777) | (parent.mode & 0o2000)) || 0o755;
     try {
-      await this.client.createDir(this.sessionId, { path, mode: (mode & 0o7777) || 0o755 });
+      await this.client.createDir(this.sessionId, { path, mode: perm });
     } catch (e) {
       throw fromGatewayError(e);
     }
-    const node = this.newNode(parent, name, 'dir', modeFor('dir', mode));
+    const node = this.newNode(parent, name, 'dir', S_IFDIR | perm);
     node.remote = true;
     node.listed = true; // created here: complete and empty, so lookups inside never hit the gateway
     parent.children!.set(name, node);
@@ -608,7 +618,8 @@ export class SessionFilesystem {
   async link(src: string, dst: string): Promise<Attr> {
     this.assertWritable();
     const node = await this.resolve(src);
-    if (node.kind === 'dir') throw fsError('EPERM');
+    // Directories cannot be hard-linked; the public API links regular files only.
+    if (node.kind !== 'file') throw fsError('EPERM');
     const { parent, name } = await this.resolveParent(dst);
     if (parent.children!.has(name)) throw fsError('EEXIST');
     await this.uploadNow(node);

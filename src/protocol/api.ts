@@ -2205,7 +2205,7 @@ export interface components {
             expectedHash?: string;
             /**
              * Format: int32
-             * @description POSIX mode. Only the permission bits (mode & 07777) are used; file-type bits, if present, are ignored. 0 (or absent) keeps the current mode, or uses 0100644 (33188) for a new file.
+             * @description POSIX mode. Only the permission bits (mode & 07777) are stored; file-type bits, if present, make the value explicit, so 0100000 (32768) sets permissions 000. 0 (or absent) keeps the current mode, or uses 0100644 (33188) for a new file.
              * @example 33188
              */
             mode?: number;
@@ -2230,7 +2230,7 @@ export interface components {
             expectedHash?: string;
             /**
              * Format: int32
-             * @description POSIX mode. Only the permission bits (mode & 07777) are used; file-type bits, if present, are ignored. 0 (or absent) keeps the current mode, or uses 0100644 (33188) for a new file.
+             * @description POSIX mode. Only the permission bits (mode & 07777) are stored; file-type bits, if present, make the value explicit, so 0100000 (32768) sets permissions 000. 0 (or absent) keeps the current mode, or uses 0100644 (33188) for a new file.
              * @example 33188
              */
             mode?: number;

@@ -72,17 +72,20 @@ export async function mutate<T>(
 }
 
 /**
- * A request `mode`: permission bits only (mode & 07777); file-type bits, if present, are ignored.
- * Accepts a JSON number or an integer string. Returns 0 for absent/0 ("keep or default").
+ * A request `mode`: permission bits (mode & 07777). Absent or 0 means "keep the current mode, or
+ * the default for a new file" (undefined). A value carrying file-type bits (e.g. 0100000 | perm)
+ * is explicit even when its permissions are all zero, so `chmod 000` can be expressed.
+ * Accepts a JSON number or an integer string.
  */
-export function parsePerm(v: unknown, field: string): number {
+export function parsePerm(v: unknown, field: string): number | undefined {
   const n = parseInt64(v, field, 0, { min: 0, max: 0o177777 });
+  if (n === 0) return undefined;
   return n & 0o7777;
 }
 
 /** Full st_mode of a regular file: the requested permissions, else the current mode, else 0100644. */
-export function fileMode(perm: number, existing?: TreeEntry): number {
-  if (perm) return S_IFREG | perm;
+export function fileMode(perm: number | undefined, existing?: TreeEntry): number {
+  if (perm !== undefined) return S_IFREG | perm;
   if (existing && existing.t === 'f') return existing.m;
   return S_IFREG | 0o644;
 }

@@ -33,7 +33,7 @@ export interface SegmentMutationSpec {
   logicalSize: number | undefined;
   expectedHash: string;
   /** Permission bits, 0 = keep / default. */
-  perm: number;
+  perm: number | undefined;
 }
 
 const offsetOpts = { min: 0, max: MAX_FILE_SIZE };

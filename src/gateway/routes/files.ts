@@ -58,7 +58,7 @@ const MAX_SYMLINK_TARGET = 4096;
 const MAX_OPS = 10_000;
 
 type BatchOp =
-  | { kind: 'write'; path: string; buf: Buffer; expectedHash: string; perm: number }
+  | { kind: 'write'; path: string; buf: Buffer; expectedHash: string; perm: number | undefined }
   | { kind: 'delete'; path: string; expectedHash: string }
   | { kind: 'segmentWrite'; spec: SegmentMutationSpec };
 
