@@ -654,7 +654,7 @@ static int a_flock(const char *path, struct fuse_file_info *fi, int op) {
 static void *a_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
   struct mount *m = cur_mount();
   cfg->use_ino = 1;        // st_ino comes from the core: stable while mounted
-  cfg->hard_remove = 1;    // the core keeps unlinked-but-open files itself (no .fuse_hidden files)
+  cfg->hard_remove = 0;    // libfuse parks unlinked-but-open files as .fuse_hidden*: the core turns that into a remote unlink and keeps them local, so fstat/read/write on the open fd keep working
   cfg->nullpath_ok = 0;
   cfg->intr = 0;           // never signal worker threads (Node owns the signals); we poll instead
   cfg->attr_timeout = m->attr_timeout;

@@ -98,6 +98,18 @@ class FsNode {
   lock: Promise<void> = Promise.resolve();
   /** Extra names of this node created by link() in this mount (hard links). */
   aliases: Array<{ parent: FsNode; name: string }> = [];
+  /**
+   * Unlinked while open and parked by libfuse under a `.fuse_hidden*` name: local only, never
+   * uploaded, not listed, nlink 0. It goes away when libfuse unlinks that name on release.
+   */
+  hidden = false;
+  /** For a hidden stand-in of a file that still has another name: that file. */
+  hiddenOf: FsNode | undefined;
+  /**
+   * Another client changed this file: size, hash and extents must be re-read together (one
+   * manifest call) before the next read, so bytes and size never come from different versions.
+   */
+  metaStale = false;
 
   constructor(parent: FsNode | undefined, name: string, ino: number, kind: Kind, mode: number, now: number) {
     this.parent = parent;
@@ -192,6 +204,14 @@ const O_TRUNC = 0o1000;
 const O_APPEND = 0o2000;
 
 const POSIX_NAME_MAX = 255;
+
+/** Names libfuse gives files it hides because they were unlinked while open. */
+const HIDDEN_NAME = /^\.fuse_hidden[0-9a-fA-F]+$/;
+
+function joinPath(dir: FsNode, name: string): string {
+  const p = dir.path;
+  return p === '/' ? `/${name}` : `${p}/${name}`;
+}
 
 /**
  * Content up to this size is one CAS blob on the gateway (its chunker's minimum chunk), so a
@@ -386,6 +406,7 @@ export class SessionFilesystem {
       return;
     }
     node.remote = true;
+    node.metaStale = false;
     if (node.kind === 'file' && node.remoteHash !== hash) {
       node.extents = undefined;
       if (node.openCount === 0) node.pinned = [];
@@ -454,6 +475,7 @@ export class SessionFilesystem {
   }
 
   private attr(node: FsNode): Attr {
+    if (node.hiddenOf) return this.attr(node.hiddenOf);
     const size = node.kind === 'symlink' ? Buffer.byteLength(node.target ?? '') : node.kind === 'dir' ? 4096 : node.size;
     let nlink = node.nlink;
     if (node.kind === 'dir') {
@@ -461,7 +483,7 @@ export class SessionFilesystem {
         nlink = 2;
         for (const c of node.children!.values()) if (c.kind === 'dir') nlink++;
       } else nlink = Math.max(2, node.nlink); // the gateway's count until we list it ourselves
-    }
+    } else if (node.hidden) nlink = 0;
     return {
       ino: node.ino,
       mode: node.mode,
@@ -497,7 +519,7 @@ export class SessionFilesystem {
     const dir = await this.resolve(path);
     if (dir.kind !== 'dir') throw fsError('ENOTDIR');
     await this.ensureListed(dir);
-    return [...dir.children!].map(([name, n]) => ({ name, attr: this.attr(n) }));
+    return [...dir.children!].filter(([, n]) => !n.hidden).map(([name, n]) => ({ name, attr: this.attr(n) }));
   }
 
   async readlink(path: string): Promise<string> {
@@ -644,6 +666,10 @@ export class SessionFilesystem {
     const s = await this.resolveParent(src);
     const d = await this.resolveParent(dst);
     if (src === dst) return;
+    if (HIDDEN_NAME.test(d.name) && s.parent === d.parent && node.kind !== 'dir' && !d.parent.children!.has(d.name)) {
+      await this.hide(node, s.parent, s.name, d.name);
+      return;
+    }
     if (node.kind === 'dir' && (dst + '/').startsWith(src + '/')) throw fsError('EINVAL');
     const existing = d.parent.children!.get(d.name);
     if (existing) {
@@ -686,6 +712,40 @@ export class SessionFilesystem {
     s.parent.mtime = s.parent.ctime = now;
     d.parent.mtime = d.parent.ctime = now;
     node.ctime = now;
+  }
+
+  /**
+   * libfuse's "hide" of a file unlinked while open: to the gateway (and every other client) it is
+   * an unlink; locally the node lives on under the hidden name so the open descriptors keep
+   * working (read, write, fstat, ftruncate) until the last one closes.
+   */
+  private async hide(node: FsNode, parent: FsNode, name: string, hiddenName: string): Promise<void> {
+    if (node.remote) {
+      // Only this name goes away (another hard-link name may survive).
+      try {
+        await this.client.deleteFile(this.sessionId, { path: joinPath(parent, name) });
+      } catch (e) {
+        if (!(isGatewayError(e) && e.rpcCode === RpcCode.NOT_FOUND)) throw fromGatewayError(e);
+      }
+    }
+    const isPrimary = node.parent === parent && node.name === name;
+    const otherNames = (isPrimary ? 0 : 1) + node.aliases.filter((a) => !(a.parent === parent && a.name === name)).length;
+    if (otherNames === 0) {
+      parent.children!.delete(name);
+      node.name = hiddenName;
+      node.hidden = true;
+      node.remote = false;
+      node.nlink = 0;
+      parent.children!.set(hiddenName, node);
+    } else {
+      // The node lives on under its other name; the hidden name is a stand-in with its attributes.
+      this.removeName(node, parent, name);
+      const ghost = this.newNode(parent, hiddenName, 'file', node.mode);
+      ghost.hidden = true;
+      ghost.hiddenOf = node;
+      parent.children!.set(hiddenName, ghost);
+    }
+    parent.mtime = parent.ctime = this.clock.now();
   }
 
   async chmod(path: string, mode: number): Promise<void> {
@@ -819,6 +879,10 @@ export class SessionFilesystem {
     if (writing) this.assertWritable();
     const fh = this.register(node, flags);
     try {
+      if (node.kind === 'file' && node.metaStale && !node.dirty && node.remote) {
+        node.metaStale = false;
+        await this.refreshFile(node);
+      }
       if (flags & O_TRUNC) await this.truncateNode(node, 0);
       else if (node.kind === 'file' && node.remote && node.size > 0) await this.ensureExtents(node);
     } catch (e) {
@@ -867,6 +931,10 @@ export class SessionFilesystem {
     const h = this.handle(fh);
     const node = h.node;
     if (node.kind !== 'file') throw fsError('EISDIR');
+    if (node.metaStale && !node.dirty && node.remote && node.attached) {
+      node.metaStale = false;
+      await this.refreshFile(node);
+    }
     const end = Math.min(node.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
     const out = Buffer.alloc(end - offset);
@@ -1037,10 +1105,10 @@ export class SessionFilesystem {
     const node = h.node;
     node.openCount--;
     try {
-      if (node.kind === 'file' && node.dirty && node.attached) await this.uploadNow(node);
+      if (node.kind === 'file' && node.dirty && node.attached && !node.hidden) await this.uploadNow(node);
     } finally {
       if (node.openCount === 0) {
-        if (!node.attached && node.dirty) await this.discardDirty(node);
+        if ((!node.attached || node.hidden) && node.dirty) await this.discardDirty(node);
         const pins = node.pinned;
         node.pinned = [];
         for (const p of pins) await this.cas.unpin(p).catch(() => undefined);
@@ -1103,7 +1171,7 @@ export class SessionFilesystem {
   private async uploadLocked(node: FsNode): Promise<void> {
     const d = node.dirty;
     if (!d || node.kind !== 'file') return;
-    if (!node.attached) return;
+    if (!node.attached || node.hidden) return;
     if (node.parent) await this.ensureRemoteParent(node.parent);
     const path = node.path;
     const rec: JournalRecord = {
@@ -1386,7 +1454,7 @@ export class SessionFilesystem {
   async syncAll(): Promise<void> {
     let firstErr: unknown;
     for (const n of [...this.dirtyNodes]) {
-      if (!n.attached) continue;
+      if (!n.attached || n.hidden) continue;
       try {
         await this.uploadNow(n);
       } catch (e) {
@@ -1419,7 +1487,10 @@ export class SessionFilesystem {
         if (n.kind === 'dir') {
           n.stale = true;
           for (const c of n.children!.values()) walk(c);
-        } else if (!n.dirty) n.extents = undefined;
+        } else if (!n.dirty) {
+          n.extents = undefined;
+          n.metaStale = true;
+        }
       };
       walk(this.root);
       return ['/'];
@@ -1434,7 +1505,10 @@ export class SessionFilesystem {
       }
       if (node) {
         if (node.kind === 'dir') node.stale = true;
-        else if (!node.dirty) node.extents = undefined;
+        else if (!node.dirty) {
+          node.extents = undefined;
+          node.metaStale = true;
+        }
         touched.push(p);
       }
     }

@@ -1,6 +1,6 @@
 // The fuse-native (FUSE 2) binding: the only module that imports fuse-native. It adapts the
 // binding's callback ops to SessionFilesystem calls through bridge(), and mounts with the options
-// a serious mount needs (hard_remove so open-after-unlink works, use_ino for stable inodes,
+// a serious mount needs (use_ino for stable inodes,
 // big_writes, short kernel attribute/entry timeouts so other clients' changes show up quickly).
 // fuse-native has no lock/flock ops: the kernel keeps locks local to this mount.
 import { createRequire } from 'node:module';
@@ -54,7 +54,6 @@ export async function mountWithFuseNative(fs: SessionFilesystem, opts: FuseMount
   class AetherFuse extends Fuse {
     _fuseOptions(): string {
       const o = [
-        'hard_remove',
         'use_ino',
         'big_writes',
         'max_write=131072',
