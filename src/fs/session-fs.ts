@@ -208,6 +208,12 @@ const POSIX_NAME_MAX = 255;
 /** Names libfuse gives files it hides because they were unlinked while open. */
 const HIDDEN_NAME = /^\.fuse_hidden[0-9a-fA-F]+$/;
 
+/** A directory is empty for rmdir/rename when only hidden (unlinked-but-open) files remain. */
+function hasVisibleChildren(dir: FsNode): boolean {
+  for (const c of dir.children!.values()) if (!c.hidden) return true;
+  return false;
+}
+
 function joinPath(dir: FsNode, name: string): string {
   const p = dir.path;
   return p === '/' ? `/${name}` : `${p}/${name}`;
@@ -388,7 +394,7 @@ export class SessionFilesystem {
     }
     for (const [name, child] of [...children]) {
       // Gone remotely: drop, unless it is a local creation not uploaded yet.
-      if (!seen.has(name) && child.remote && !child.dirty) {
+      if (!seen.has(name) && child.remote && !child.dirty && !child.hidden) {
         children.delete(name);
       }
     }
@@ -570,7 +576,7 @@ export class SessionFilesystem {
     if (node === this.root) throw fsError('EBUSY');
     if (node.kind !== 'dir') throw fsError('ENOTDIR');
     await this.ensureListed(node);
-    if (node.children!.size > 0) throw fsError('ENOTEMPTY');
+    if (hasVisibleChildren(node)) throw fsError('ENOTEMPTY');
     try {
       await this.client.removeDir(this.sessionId, { path });
     } catch (e) {
@@ -588,7 +594,7 @@ export class SessionFilesystem {
     const node = await this.resolve(path);
     if (node.kind === 'dir') throw fsError('EISDIR');
     const { parent, name } = await this.resolveParent(path);
-    if (node.remote) {
+    if (node.remote && !node.hidden) {
       try {
         await this.client.deleteFile(this.sessionId, { path });
       } catch (e) {
@@ -679,7 +685,7 @@ export class SessionFilesystem {
       if (node.kind !== 'dir' && existing.kind === 'dir') throw fsError('EISDIR');
       if (existing.kind === 'dir') {
         await this.ensureListed(existing);
-        if (existing.children!.size > 0) throw fsError('ENOTEMPTY');
+        if (hasVisibleChildren(existing)) throw fsError('ENOTEMPTY');
       }
     }
     // The gateway must know the source before it can move it: flush pending bytes first.
@@ -733,8 +739,7 @@ export class SessionFilesystem {
     if (otherNames === 0) {
       parent.children!.delete(name);
       node.name = hiddenName;
-      node.hidden = true;
-      node.remote = false;
+      node.hidden = true; // never uploaded again; `remote` stays: its base bytes are still read from the gateway's extents
       node.nlink = 0;
       parent.children!.set(hiddenName, node);
     } else {
@@ -755,7 +760,7 @@ export class SessionFilesystem {
     if (node.kind === 'file') {
       await this.withNodeLock(node, async () => {
         node.mode = newMode;
-        if (node.dirty || !node.remote) {
+        if (node.dirty || !node.remote || node.hidden) {
           this.markDirty(node).force = true;
           return;
         }

@@ -177,6 +177,17 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
     });
   };
 
+  /**
+   * Invalidate from inside a request handler. The kernel may hold locks (the inode's i_rwsem or
+   * pages during a write, the parent directory during unlink/rename) that the invalidation itself
+   * needs, and it releases them only after we reply: waiting for the invalidation there would
+   * deadlock. So wait briefly (usually enough for it to finish, so other names see the change
+   * when the call returns) and never longer.
+   */
+  const invalidateSoon = async (paths: string[]): Promise<void> => {
+    await Promise.race([invalidate(paths), new Promise<void>((r) => setTimeout(r, 100).unref?.())]);
+  };
+
   // Hard links: every name seen for an inode with nlink > 1 (so a change through one name can
   // invalidate the others, which the kernel caches as separate inodes).
   const namesOf = new Map<number, Set<string>>();
@@ -216,7 +227,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
     conflictsSeen = cs.length;
     // Uploading may have changed what the other names of a hard link show (size, mtime).
     if (ino !== undefined && namesOf.has(ino)) paths.push(...otherNames(ino, p));
-    if (paths.length) await invalidate(paths);
+    if (paths.length) await invalidateSoon(paths);
   };
 
   // Paths reported changed by another client, not yet looked at again (see the header).
@@ -307,7 +318,13 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           { path, flags: a },
           async () => {
             try {
-              return await fs.open(need(path), a);
+              const fhOut = await fs.open(need(path), a);
+              // open(O_TRUNC) changed the size every other name of a hard link shows.
+              if (a & 0o1000 && namesOf.size) {
+                const others = otherNames(inoOfName.get(path!), path);
+                if (others.length) await invalidateSoon(others);
+              }
+              return fhOut;
             } catch (e) {
               // A name the kernel still caches but the core no longer has: make the kernel revalidate.
               if (e instanceof FsError && e.errno === Errno.ENOENT) throw new FsError(Errno.ESTALE, `${path}: stale name, revalidating`, { cause: e });
@@ -332,7 +349,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
               // pages: drop them before write(2) returns, as a local disk would show the bytes.
               const ino = await inoOfHandle(h, path);
               const others = otherNames(ino, path);
-              if (others.length) await invalidate(others);
+              if (others.length) await invalidateSoon(others);
             }
             return n;
           },
@@ -364,13 +381,13 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           if (h !== undefined) await fs.ftruncate(h, a);
           else await fs.truncate(need(path), a);
           const others = otherNames(await inoOfHandle(h, path), path);
-          if (others.length) await invalidate(others);
+          if (others.length) await invalidateSoon(others);
         });
       case O.chmod:
         return run(id, 'chmod', { path, mode: a }, async () => {
           await fs.chmod(need(path), a);
           const ino = inoOfName.get(path!);
-          if (ino !== undefined) await invalidate(otherNames(ino, path));
+          if (ino !== undefined) await invalidateSoon(otherNames(ino, path));
         });
       case O.utimens:
         return run(id, 'utimens', { path }, async () => {
@@ -393,7 +410,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           await fs.unlink(need(path));
           const ino = forgetName(path!);
           // The other names' link count changed.
-          if (ino !== undefined) await invalidate(otherNames(ino, path));
+          if (ino !== undefined) await invalidateSoon(otherNames(ino, path));
         });
       case O.symlink:
         return run(id, 'symlink', { target: path2, path }, () => fs.symlink(need(path2), need(path)));
@@ -401,7 +418,12 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
         return run(id, 'rename', { src: path, dest: path2, flags: a }, async () => {
           if (a & RENAME_EXCHANGE) throw new FsError(Errno.EINVAL, 'RENAME_EXCHANGE is not supported');
           await fs.rename(need(path), need(path2), a);
-          forgetName(path2!);
+          // A replaced destination that was a hard link: its other names' link count dropped.
+          const replaced = forgetName(path2!);
+          if (replaced !== undefined) {
+            const others = otherNames(replaced, path2);
+            if (others.length) await invalidateSoon(others);
+          }
           const ino = forgetName(path!);
           if (ino !== undefined) {
             let s = namesOf.get(ino);
@@ -416,7 +438,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           noteAttr(path, attr);
           noteAttr(path2, attr);
           // The source's cached link count (and the names' shared size) changed.
-          await invalidate([path!]);
+          await invalidateSoon([path!]);
           return attr;
         });
       case O.setxattr:
