@@ -309,7 +309,7 @@ export class SessionFilesystem {
     this.uid = opts.uid ?? (process.getuid?.() ?? 0);
     this.gid = opts.gid ?? (process.getgid?.() ?? 0);
     this.smallFileBytes = opts.smallFileBytes ?? 4 * 1024 * 1024;
-    this.maxRequestBytes = opts.maxRequestBytes ?? 16 * 1024 * 1024;
+    this.maxRequestBytes = opts.maxRequestBytes ?? 4 * 1024 * 1024;
     this.sessionStateDir = opts.sessionStateDir;
     this.staging = new StagingArea(opts.sessionStateDir, opts.mountKey);
     this.root = new FsNode(undefined, '', ROOT_INO, 'dir', S_IFDIR | 0o755, this.clock.now());
