@@ -942,22 +942,10 @@ export class SessionFilesystem {
     }
     const end = Math.min(node.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
-    const out = Buffer.alloc(end - offset);
-    const d = node.dirty;
-    const pieces = d ? d.ranges.split(offset, end) : [{ start: offset, end, inside: false }];
-    const baseLimit = d ? d.baseLimit : node.size;
-    for (const p of pieces) {
-      if (p.inside) {
-        const fd = await this.stagingFd(d!);
-        await fd.read(out, p.start - offset, p.end - p.start, p.start);
-      } else if (p.start < baseLimit) {
-        const e = Math.min(p.end, baseLimit);
-        await this.readBase(node, p.start, e, out, p.start - offset);
-      }
-    }
+    const out = await this.readLocal(node, offset, end - offset);
     const sequential = h.lastReadEnd === offset;
     h.lastReadEnd = end;
-    if (sequential && !d) this.prefetchAfter(node, end);
+    if (sequential && !node.dirty) this.prefetchAfter(node, end);
     node.atime = this.clock.now();
     return out;
   }
