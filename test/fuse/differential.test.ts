@@ -893,4 +893,28 @@ describe.skipIf(!hasFuse)('differential: focused reproductions', () => {
     m = await env.mount(sid, 'mnt-focused');
     expect((await afs.lstat(path.join(m.mountpoint, 'nlink', 'p'))).nlink).toBe(localNlink);
   });
+
+  // Bug (both bindings, src/fs/session-fs.ts since 1008486): hide() marks a file unlinked while
+  // open as `remote = false`; the next write then starts a dirty state with baseLimit 0
+  // (markDirty: `node.remote ? min(remoteSize, size) : 0`), so every byte that came from the
+  // gateway reads back as zeros through the descriptors still open.
+  it('open-after-unlink: a write through one fd keeps the original bytes seen through another', async () => {
+    const r = await both('unlink-open-write', async (root) => {
+      const f = path.join(root, 'a');
+      const w = await track(afs.open(f, 'w'));
+      await afs.write(w, Buffer.from('0123456789'.repeat(800)), 0);
+      await closeTracked(w); // uploaded: the bytes now come from the gateway / CAS
+      const a = await track(afs.open(f, 'a+'));
+      const b = await track(afs.open(f, 'a+'));
+      await afs.unlink(f);
+      await afs.write(b, Buffer.alloc(1744, 65), null);
+      await closeTracked(b);
+      const head = (await afs.read(a, 20, 0)).toString();
+      const size = (await afs.fstat(a)).size;
+      await closeTracked(a);
+      return { head, size };
+    });
+    expect(r.local).toEqual({ head: '01234567890123456789', size: 9744 });
+    expect(r.mount).toEqual(r.local);
+  });
 });
