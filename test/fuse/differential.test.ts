@@ -895,10 +895,10 @@ describe.skipIf(!hasFuse)('differential: focused reproductions', () => {
     expect((await afs.lstat(path.join(m.mountpoint, 'nlink', 'p'))).nlink).toBe(localNlink);
   });
 
-  // Bug (both bindings, src/fs/session-fs.ts since 1008486): hide() marks a file unlinked while
-  // open as `remote = false`; the next write then starts a dirty state with baseLimit 0
-  // (markDirty: `node.remote ? min(remoteSize, size) : 0`), so every byte that came from the
-  // gateway reads back as zeros through the descriptors still open.
+  // Found by the random run (both bindings; introduced in 1008486, fixed in c202c18): hide()
+  // marked a file unlinked while open as `remote = false`; the next write then started a dirty
+  // state with baseLimit 0 (markDirty: `node.remote ? min(remoteSize, size) : 0`), so every byte
+  // that came from the gateway read back as zeros through the descriptors still open.
   it('open-after-unlink: a write through one fd keeps the original bytes seen through another', async () => {
     const r = await both('unlink-open-write', async (root) => {
       const f = path.join(root, 'a');
