@@ -15,10 +15,9 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(): Promise<TestGateway> {
-  const { dir, cleanup } = await makeTempDir('aether-gw-');
-  const gw = await startGateway({ dataDir: dir, port: 0 });
-  const call: TestGateway['call'] = async (method, path, body, token) => {
+/** A JSON caller for any running gateway (default token: its admin token; `null` sends none). */
+export function callerFor(gw: Pick<RunningGateway, 'url' | 'token'>): TestGateway['call'] {
+  return async (method, path, body, token) => {
     const headers: Record<string, string> = {};
     const t = token === undefined ? gw.token : token;
     if (t !== null) headers.authorization = `Bearer ${t}`;
@@ -35,6 +34,19 @@ export async function startTestGateway(): Promise<TestGateway> {
     }
     return { status: res.status, body: parsed, headers: res.headers };
   };
+}
+
+/** Create an empty session through `POST /v1/sessions` (asserting it worked); returns its id. */
+export async function newSession(call: TestGateway['call'], token?: string): Promise<string> {
+  const r = await call('POST', '/v1/sessions', {}, token);
+  if (r.status !== 200 || !/^sess_/.test(r.body?.id ?? '')) throw new Error(`POST /v1/sessions → ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.id as string;
+}
+
+export async function startTestGateway(): Promise<TestGateway> {
+  const { dir, cleanup } = await makeTempDir('aether-gw-');
+  const gw = await startGateway({ dataDir: dir, port: 0 });
+  const call = callerFor(gw);
   return {
     gw,
     url: gw.url,

@@ -1,20 +1,12 @@
 // Session bus (seed §11): POST /v1/sessions/{id}/bus:publish and the NDJSON stream GET /v1/sessions/{id}/bus.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../../helpers/start-gateway.js';
+import { startTestGateway, type TestGateway, newSession } from '../../helpers/start-gateway.js';
 import { busHubOf } from '../../../src/gateway/routes/coordination.js';
 import { newId } from '../../../src/shared/digest.js';
 
 const STATUS_PAYLOAD = 'eyJzdGF0dXMiOiJyZWFkeS1mb3ItYXBwcm92YWwifQ==';
 const TESTS_PAYLOAD = 'eyJwYXNzZWQiOjEyOCwiZmFpbGVkIjowfQ==';
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-
-/** Create an empty session through `POST /v1/sessions`. */
-async function newSession(call: TestGateway['call'], token?: string): Promise<string> {
-  const r = await call('POST', '/v1/sessions', {}, token);
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  expect(r.body.id).toMatch(/^sess_/);
-  return r.body.id as string;
-}
 
 /** An open bus stream read incrementally: parsed NDJSON lines, raw text, and the connection. */
 interface BusStream {

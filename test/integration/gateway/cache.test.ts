@@ -1,31 +1,11 @@
 // Session cache routes (seed §10): PUT/GET (+ extension DELETE) /v1/sessions/{id}/cache/{key}.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../../helpers/start-gateway.js';
+import { startTestGateway, type TestGateway, callerFor, newSession } from '../../helpers/start-gateway.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { startGateway, type RunningGateway } from '../../../src/gateway/server.js';
 import { ManualClock } from '../../../src/shared/clock.js';
 
 const SEED_VALUE = 'eyJzdGF0dXMiOiJyZWFkeS1mb3ItcmV2aWV3IiwicmlzayI6ImxvdyJ9';
-
-/** Create an empty session through `POST /v1/sessions`. */
-async function newSession(call: TestGateway['call'], token?: string): Promise<string> {
-  const r = await call('POST', '/v1/sessions', {}, token);
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  expect(r.body.id).toMatch(/^sess_/);
-  return r.body.id as string;
-}
-
-function caller(gw: RunningGateway): TestGateway['call'] {
-  return async (method, path, body, token) => {
-    const headers: Record<string, string> = {};
-    const t = token === undefined ? gw.token : token;
-    if (t !== null) headers.authorization = `Bearer ${t}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(gw.url + path, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
-  };
-}
 
 describe('session cache', () => {
   let t: TestGateway;
@@ -149,7 +129,7 @@ describe('session cache TTL (manual clock)', () => {
     const tmp = await makeTempDir('aether-cache-');
     cleanup = tmp.cleanup;
     gw = await startGateway({ dataDir: tmp.dir, port: 0, clock });
-    call = caller(gw);
+    call = callerFor(gw);
     sid = await newSession(call);
   });
   afterAll(async () => {

@@ -1,31 +1,11 @@
 // Session event log (seed §30): GET /v1/sessions/{id}/events, plus the Aether extensions
 // eventType, afterEventId and waitSeconds (long-poll).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestGateway } from '../../helpers/start-gateway.js';
+import { callerFor, newSession, type TestGateway } from '../../helpers/start-gateway.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { startGateway, type RunningGateway } from '../../../src/gateway/server.js';
 import { ManualClock } from '../../../src/shared/clock.js';
 import { newId } from '../../../src/shared/digest.js';
-
-/** Create an empty session through `POST /v1/sessions`. */
-async function newSession(call: TestGateway['call'], token?: string): Promise<string> {
-  const r = await call('POST', '/v1/sessions', {}, token);
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  expect(r.body.id).toMatch(/^sess_/);
-  return r.body.id as string;
-}
-
-function caller(gw: RunningGateway): TestGateway['call'] {
-  return async (method, path, body, token) => {
-    const headers: Record<string, string> = {};
-    const t = token === undefined ? gw.token : token;
-    if (t !== null) headers.authorization = `Bearer ${t}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(gw.url + path, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
-  };
-}
 
 describe('session event log', () => {
   const clock = new ManualClock(Date.parse('2026-03-11T07:00:00Z'));
@@ -44,7 +24,7 @@ describe('session event log', () => {
     const tmp = await makeTempDir('aether-events-');
     cleanup = tmp.cleanup;
     gw = await startGateway({ dataDir: tmp.dir, port: 0, clock });
-    call = caller(gw);
+    call = callerFor(gw);
     sid = await newSession(call);
     // Whatever session creation recorded happened at 07:00, outside the seed window.
     record(sid, '2026-03-11T07:59:59Z', 'v1.FileSystemService.CreateDirectory', { path: '/src' });

@@ -1,18 +1,10 @@
 // Health (seed §24, §25), analytics (seed §26) and tenant usage (seed §27).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestGateway } from '../../helpers/start-gateway.js';
+import { callerFor, newSession, type TestGateway } from '../../helpers/start-gateway.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { startGateway, type RunningGateway } from '../../../src/gateway/server.js';
 import { ManualClock } from '../../../src/shared/clock.js';
 import { newId } from '../../../src/shared/digest.js';
-
-/** Create an empty session through `POST /v1/sessions`. */
-async function newSession(call: TestGateway['call'], token?: string): Promise<string> {
-  const r = await call('POST', '/v1/sessions', {}, token);
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  expect(r.body.id).toMatch(/^sess_/);
-  return r.body.id as string;
-}
 
 /** Insert a session row directly (usage tests need sessions created in the past). */
 function insertSession(gw: RunningGateway, token: string, createdAt: number, completedAt: number | null = null): string {
@@ -26,18 +18,6 @@ function insertSession(gw: RunningGateway, token: string, createdAt: number, com
     )
     .run(id, p.tenantId, root, root, p.principalId, createdAt, createdAt, completedAt);
   return id;
-}
-
-function caller(gw: RunningGateway): TestGateway['call'] {
-  return async (method, path, body, token) => {
-    const headers: Record<string, string> = {};
-    const t = token === undefined ? gw.token : token;
-    if (t !== null) headers.authorization = `Bearer ${t}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(gw.url + path, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
-  };
 }
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
@@ -76,7 +56,7 @@ describe('health, analytics and usage', () => {
     const tmp = await makeTempDir('aether-health-');
     cleanup = tmp.cleanup;
     gw = await startGateway({ dataDir: tmp.dir, port: 0, clock });
-    call = caller(gw);
+    call = callerFor(gw);
     sid = await newSession(call);
   });
   afterAll(async () => {
