@@ -78,9 +78,10 @@ export interface LockBridgeHooks {
  * an explicit unlock (the next holder, maybe on another machine, must read what was written under
  * the lock). Both are no-ops for files without pending writes.
  */
-export function lockHooksFor(fs: { flush(fh: number): Promise<void> }): LockBridgeHooks {
+export function lockHooksFor(fs: { flush(fh: number): Promise<void>; lockBarrier?(fh: number | undefined): Promise<void> }): LockBridgeHooks {
   const flush = async (_path: string, fh: number | undefined) => {
-    if (fh !== undefined && fh > 0) await fs.flush(fh);
+    if (fs.lockBarrier) await fs.lockBarrier(fh);
+    else if (fh !== undefined && fh > 0) await fs.flush(fh);
   };
   return { beforeLock: flush, beforeUnlock: flush };
 }

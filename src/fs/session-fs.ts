@@ -25,9 +25,14 @@ import { systemClock } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
 import { nullLogger } from '../shared/log.js';
 import { sha256 } from '../shared/digest.js';
+import { randomBytes } from 'node:crypto';
 import { Errno, FsError, fromGatewayError, fsError } from './fs-error.js';
 import { RangeSet } from './range-set.js';
 import { StagingArea, findOrphans, type JournalRecord } from './staging.js';
+import { SqliteOverlayStore, type FileRecord, type OverlayStore, type QueuedOp } from './overlay/overlay-store.js';
+import { recoverOverlays } from './overlay/recovery.js';
+import { Shipper, type PutPlan, type ShipSource } from './shipper/shipper.js';
+import * as nodePath from 'node:path';
 
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
@@ -110,6 +115,17 @@ class FsNode {
    * manifest call) before the next read, so bytes and size never come from different versions.
    */
   metaStale = false;
+  // ---- overlay mode (local-first) ----
+  /** A queued op creates this node on the gateway (mkdir, put of a new file, symlink). */
+  queued = false;
+  /** seq of the queued put that creates this file, while nothing else refers to it by path. */
+  createSeq: number | undefined;
+  /** seq of the latest queued put of this file. */
+  pendingPut: number | undefined;
+  /** Bumped by every content/mode change: a put shipped at an older gen leaves the file dirty. */
+  gen = 0;
+  /** xattrs set/removed locally and not shipped yet (null = removed). */
+  xattrLocal: Map<string, Buffer | null> | undefined;
 
   constructor(parent: FsNode | undefined, name: string, ino: number, kind: Kind, mode: number, now: number) {
     this.parent = parent;
@@ -195,6 +211,26 @@ export interface SessionFsOptions {
   smallFileBytes?: number;
   /** Max content bytes per upload request (default 16 MiB). */
   maxRequestBytes?: number;
+  /**
+   * 'write-through' (close/unlink/rename/mkdir wait for the gateway) or 'overlay' (local-first:
+   * every mutation lands in a durable local overlay and a background shipper sends it).
+   */
+  mode?: MountMode;
+  /** Overlay mode: the store (default: SQLite in the session state dir). */
+  overlayStore?: OverlayStore;
+  /** Overlay mode: shipping delay after a change (ms). */
+  shipDelayMs?: number;
+  /** Overlay mode: writers wait while more than this many ops are queued. */
+  maxQueuedOps?: number;
+  /** Overlay mode: how long a barrier (fsync, sync) waits for the gateway (ms). */
+  barrierTimeoutMs?: number;
+}
+
+export type MountMode = 'write-through' | 'overlay';
+
+/** The mount mode asked for by the environment (AETHER_MOUNT_MODE), default write-through. */
+export function mountModeFromEnv(env: Record<string, string | undefined>): MountMode {
+  return env.AETHER_MOUNT_MODE === 'overlay' ? 'overlay' : 'write-through';
 }
 
 const O_ACCMODE = 3;
@@ -283,6 +319,18 @@ export class SessionFilesystem {
   private batchQueue: PendingBatchOp[] = [];
   private batchInFlight = false;
   private inFlightUploads = 0;
+  readonly mode: MountMode;
+  private overlay: OverlayStore | undefined;
+  private shipper: Shipper | undefined;
+  /** Overlay mode: live dirty files by staging id (the shipper reads their bytes through these). */
+  private readonly filesById = new Map<string, FsNode>();
+  private shipDelayMs: number | undefined;
+  private readonly maxQueuedOps: number;
+  private readonly barrierTimeoutMs: number;
+  private readonly mountKey: string;
+  /** The disk holding the overlay is full: the last local write failed with ENOSPC. */
+  stateDiskFull = false;
+  private readonly planInfo = new WeakMap<PutPlan, { node: FsNode; gen: number }>();
   readonly stats: FsStats = {
     pendingUploads: 0,
     uploadsInFlight: 0,
@@ -312,6 +360,12 @@ export class SessionFilesystem {
     this.maxRequestBytes = opts.maxRequestBytes ?? 4 * 1024 * 1024;
     this.sessionStateDir = opts.sessionStateDir;
     this.staging = new StagingArea(opts.sessionStateDir, opts.mountKey);
+    this.mode = opts.mode ?? 'write-through';
+    this.overlay = opts.overlayStore;
+    this.shipDelayMs = opts.shipDelayMs;
+    this.maxQueuedOps = opts.maxQueuedOps ?? 50_000;
+    this.barrierTimeoutMs = opts.barrierTimeoutMs ?? 60_000;
+    this.mountKey = opts.mountKey;
     this.root = new FsNode(undefined, '', ROOT_INO, 'dir', S_IFDIR | 0o755, this.clock.now());
     this.root.remote = true;
   }
@@ -329,6 +383,32 @@ export class SessionFilesystem {
         recovered++;
       }
       await fsp.rm(orphan.dir, { recursive: true, force: true });
+    }
+    if (this.mode === 'overlay') {
+      const root = nodePath.join(this.sessionStateDir, 'overlay');
+      const mine = this.overlay?.dir ?? nodePath.join(root, this.mountKey);
+      // What a dead mount of this session left in its overlay reaches the gateway before we serve.
+      recovered += await recoverOverlays({
+        root,
+        exclude: mine,
+        logger: this.log,
+        ship: async (store) => {
+          const n = store.opCount();
+          if (n === 0) return 0;
+          const sh = new Shipper({ client: this.client, sessionId: this.sessionId, store, source: this.recordSource(store), logger: this.log, delayMs: 0, maxBatchBytes: this.maxRequestBytes, retryMaxMs: 1000 });
+          sh.start();
+          try {
+            await sh.flush(this.barrierTimeoutMs);
+          } finally {
+            await sh.stop();
+          }
+          return n;
+        },
+      });
+      this.overlay ??= SqliteOverlayStore.open(mine);
+      await fsp.writeFile(nodePath.join(mine, 'owner.json'), JSON.stringify({ pid: process.pid, startedAt: Date.now() }));
+      this.shipper = new Shipper({ client: this.client, sessionId: this.sessionId, store: this.overlay, source: this.shipSource(), logger: this.log, delayMs: this.shipDelayMs, maxBatchBytes: this.maxRequestBytes });
+      this.shipper.start();
     }
     return { recovered };
   }
@@ -349,6 +429,8 @@ export class SessionFilesystem {
   private async ensureListed(dir: FsNode): Promise<void> {
     if (dir.kind !== 'dir') throw fsError('ENOTDIR');
     if (dir.listed && !dir.stale) return;
+    // Overlay: while local changes are queued the gateway's listing lags ours; keep ours.
+    if (dir.listed && this.overlay && this.ov && this.overlay.opCount() > 0) return;
     if (!dir.remote) {
       dir.listed = true;
       dir.stale = false;
@@ -552,6 +634,7 @@ export class SessionFilesystem {
 
   async mkdir(path: string, mode: number): Promise<Attr> {
     this.assertWritable();
+    if (this.ov) return this.ovMkdir(path, mode);
     const { parent, name } = await this.resolveParent(path);
     if (parent.children!.has(name)) throw fsError('EEXIST');
     await this.ensureRemoteParent(parent);
@@ -572,6 +655,7 @@ export class SessionFilesystem {
 
   async rmdir(path: string): Promise<void> {
     this.assertWritable();
+    if (this.ov) return this.ovRmdir(path);
     const node = await this.resolve(path);
     if (node === this.root) throw fsError('EBUSY');
     if (node.kind !== 'dir') throw fsError('ENOTDIR');
@@ -591,6 +675,7 @@ export class SessionFilesystem {
 
   async unlink(path: string): Promise<void> {
     this.assertWritable();
+    if (this.ov) return this.ovUnlink(path);
     const node = await this.resolve(path);
     if (node.kind === 'dir') throw fsError('EISDIR');
     const { parent, name } = await this.resolveParent(path);
@@ -627,6 +712,7 @@ export class SessionFilesystem {
 
   async symlink(target: string, path: string): Promise<Attr> {
     this.assertWritable();
+    if (this.ov) return this.ovSymlink(target, path);
     const { parent, name } = await this.resolveParent(path);
     if (parent.children!.has(name)) throw fsError('EEXIST');
     await this.ensureRemoteParent(parent);
@@ -645,6 +731,7 @@ export class SessionFilesystem {
 
   async link(src: string, dst: string): Promise<Attr> {
     this.assertWritable();
+    if (this.ov) return this.ovLink(src, dst);
     const node = await this.resolve(src);
     // Directories cannot be hard-linked; the public API links regular files only.
     if (node.kind !== 'file') throw fsError('EPERM');
@@ -688,19 +775,25 @@ export class SessionFilesystem {
         if (hasVisibleChildren(existing)) throw fsError('ENOTEMPTY');
       }
     }
-    // The gateway must know the source before it can move it: flush pending bytes first.
-    await this.uploadSubtree(node);
-    await this.ensureRemoteParent(d.parent);
-    if (existing && !existing.remote) {
-      // A local-only destination (never uploaded) just disappears.
-      this.removeName(existing, d.parent, d.name);
+    if (this.ov) {
+      await this.room();
+      this.ovRename(node, src, dst, existing, d);
+      if (existing) this.removeName(existing, d.parent, d.name);
+    } else {
+      // The gateway must know the source before it can move it: flush pending bytes first.
+      await this.uploadSubtree(node);
+      await this.ensureRemoteParent(d.parent);
+      if (existing && !existing.remote) {
+        // A local-only destination (never uploaded) just disappears.
+        this.removeName(existing, d.parent, d.name);
+      }
+      try {
+        await this.client.rename(this.sessionId, { sourcePath: src, destinationPath: dst });
+      } catch (e) {
+        throw fromGatewayError(e);
+      }
+      if (existing && existing.remote) this.removeName(existing, d.parent, d.name);
     }
-    try {
-      await this.client.rename(this.sessionId, { sourcePath: src, destinationPath: dst });
-    } catch (e) {
-      throw fromGatewayError(e);
-    }
-    if (existing && existing.remote) this.removeName(existing, d.parent, d.name);
     if (node.parent === s.parent && node.name === s.name) {
       s.parent.children!.delete(s.name);
       node.parent = d.parent;
@@ -726,7 +819,10 @@ export class SessionFilesystem {
    * working (read, write, fstat, ftruncate) until the last one closes.
    */
   private async hide(node: FsNode, parent: FsNode, name: string, hiddenName: string): Promise<void> {
-    if (node.remote) {
+    if (this.ov) {
+      await this.room();
+      this.queueRemoval(node, joinPath(parent, name), this.otherNames(node, parent, name) === 0);
+    } else if (node.remote) {
       // Only this name goes away (another hard-link name may survive).
       try {
         await this.client.deleteFile(this.sessionId, { path: joinPath(parent, name) });
@@ -760,6 +856,11 @@ export class SessionFilesystem {
     if (node.kind === 'file') {
       await this.withNodeLock(node, async () => {
         node.mode = newMode;
+        if (this.ov) {
+          this.markDirty(node).force = true;
+          if (node.attached && !node.hidden) this.notePut(node, true);
+          return;
+        }
         if (node.dirty || !node.remote || node.hidden) {
           this.markDirty(node).force = true;
           return;
@@ -796,10 +897,16 @@ export class SessionFilesystem {
     const node = await this.resolve(path);
     if (name === HASH_XATTR) {
       if (node.kind !== 'file') throw fsError('ENODATA');
-      if (node.dirty) await this.uploadNow(node);
+      if (node.dirty) {
+        if (this.ov) await this.syncAll();
+        else await this.uploadNow(node);
+      }
       return Buffer.from(node.remoteHash || sha256(Buffer.alloc(0)));
     }
     if (!name.startsWith('user.')) throw fsError('ENODATA');
+    const local = node.xattrLocal?.get(name);
+    if (local === null) throw fsError('ENODATA');
+    if (local) return local;
     if (node.xattrNames && !node.xattrNames.includes(name)) throw fsError('ENODATA');
     if (!node.remote) throw fsError('ENODATA');
     try {
@@ -824,6 +931,14 @@ export class SessionFilesystem {
         node.xattrNames = names;
       }
     }
+    if (node.xattrLocal) {
+      const set = new Set(names);
+      for (const [k, v] of node.xattrLocal) {
+        if (v === null) set.delete(k);
+        else set.add(k);
+      }
+      names = [...set];
+    }
     return node.kind === 'file' ? [...names, HASH_XATTR] : [...names];
   }
 
@@ -832,6 +947,14 @@ export class SessionFilesystem {
     if (name === HASH_XATTR || name.startsWith('user.aether.')) throw fsError('EPERM');
     if (!name.startsWith('user.')) throw fsError('ENOTSUP');
     const node = await this.resolve(path);
+    if (this.ov) {
+      await this.room();
+      node.createSeq = undefined; // named by path from here on
+      this.enqueue({ kind: 'setxattr', path: node.path, name, value: Buffer.from(value) });
+      (node.xattrLocal ??= new Map()).set(name, Buffer.from(value));
+      node.ctime = this.clock.now();
+      return;
+    }
     await this.uploadNow(node);
     try {
       await this.client.setXattr(this.sessionId, { path: node.path, name, value });
@@ -847,6 +970,14 @@ export class SessionFilesystem {
     if (name === HASH_XATTR) throw fsError('EPERM');
     if (!name.startsWith('user.')) throw fsError('ENODATA');
     const node = await this.resolve(path);
+    if (this.ov) {
+      const names = await this.listxattr(path);
+      if (!names.includes(name)) throw fsError('ENODATA');
+      await this.room();
+      this.enqueue({ kind: 'removexattr', path: node.path, name });
+      (node.xattrLocal ??= new Map()).set(name, null);
+      return;
+    }
     if (!node.remote) throw fsError('ENODATA');
     try {
       await this.client.removeXattr(this.sessionId, { path: node.path, name });
@@ -914,6 +1045,12 @@ export class SessionFilesystem {
     parent.mtime = parent.ctime = this.clock.now();
     const d = this.markDirty(node);
     d.force = true;
+    if (this.ov) {
+      await this.room();
+      this.notePut(node, true);
+      node.createSeq = node.pendingPut;
+      node.queued = true;
+    }
     const fh = this.register(node, flags);
     return { fh, attr: this.attr(node) };
   }
@@ -928,7 +1065,7 @@ export class SessionFilesystem {
   }
 
   private async stagingFd(d: DirtyState): Promise<fsp.FileHandle> {
-    if (!d.fd) d.fd = await fsp.open(this.staging.stagingPath(d.stagingId), 'w+', 0o600);
+    if (!d.fd) d.fd = await fsp.open(this.overlay && this.ov ? this.overlay.stagingPath(d.stagingId) : this.staging.stagingPath(d.stagingId), 'w+', 0o600);
     return d.fd;
   }
 
@@ -1036,6 +1173,7 @@ export class SessionFilesystem {
     const h = this.handle(fh);
     const node = h.node;
     if (node.kind !== 'file') throw fsError('EISDIR');
+    if (this.ov && !node.dirty) await this.room();
     return this.withNodeLock(node, async () => {
       const pos = h.flags & O_APPEND ? node.size : offset;
       const d = this.markDirty(node);
@@ -1048,6 +1186,7 @@ export class SessionFilesystem {
       d.ranges.add(pos, pos + data.length);
       node.size = Math.max(node.size, pos + data.length);
       node.mtime = node.ctime = this.clock.now();
+      if (this.ov && node.attached && !node.hidden) this.notePut(node, node.remote && d.baseLimit > 0);
       return data.length;
     });
   }
@@ -1058,7 +1197,7 @@ export class SessionFilesystem {
     if (node.kind === 'dir') throw fsError('EISDIR');
     await this.truncateNode(node, size);
     // truncate(2) on a path has no close to follow: make it durable now unless the file is open.
-    if (node.openCount === 0) await this.uploadNow(node);
+    if (node.openCount === 0 && !this.ov) await this.uploadNow(node);
   }
 
   async ftruncate(fh: number, size: number): Promise<void> {
@@ -1076,18 +1215,35 @@ export class SessionFilesystem {
         d.ranges.truncate(size);
         d.baseLimit = Math.min(d.baseLimit, size);
         if (d.fd) await d.fd.truncate(size);
+      } else if (this.ov && (!node.remote || d.baseLimit === 0)) {
+        // A file with no remote base is its staging file: keep its length the file's size.
+        await (await this.stagingFd(d)).truncate(size);
       }
       node.size = size;
       node.mtime = node.ctime = this.clock.now();
+      if (this.ov && node.attached && !node.hidden) this.notePut(node, true);
     });
   }
 
   async flush(fh: number): Promise<void> {
     const node = this.handle(fh).node;
+    if (this.ov) return;
     if (node.kind === 'file' && node.dirty) await this.uploadNow(node);
   }
 
+  /**
+   * Before a lock is taken or released: the holder's writes must be on the gateway so the next
+   * holder (maybe another mount) sees them. Overlay: ship the whole queue; write-through: this file.
+   */
+  async lockBarrier(fh: number | undefined): Promise<void> {
+    if (this.ov) return this.syncAll();
+    if (fh !== undefined && fh > 0) await this.flush(fh);
+  }
+
   async fsync(fh: number): Promise<void> {
+    this.handle(fh);
+    // fsync = on the gateway: ship the queue up to now (this file and everything it depends on).
+    if (this.ov) return this.syncAll();
     await this.flush(fh);
   }
 
@@ -1098,7 +1254,7 @@ export class SessionFilesystem {
     const node = h.node;
     node.openCount--;
     try {
-      if (node.kind === 'file' && node.dirty && node.attached && !node.hidden) await this.uploadNow(node);
+      if (!this.ov && node.kind === 'file' && node.dirty && node.attached && !node.hidden) await this.uploadNow(node);
     } finally {
       if (node.openCount === 0) {
         if ((!node.attached || node.hidden) && node.dirty) await this.discardDirty(node);
@@ -1151,6 +1307,15 @@ export class SessionFilesystem {
     node.dirty = undefined;
     this.dirtyNodes.delete(node);
     this.stats.pendingUploads = this.dirtyNodes.size;
+    if (this.ov) {
+      this.filesById.delete(d.stagingId);
+      try {
+        this.dropPendingPuts(node);
+        this.overlay?.removeFile(d.stagingId);
+      } catch (e) {
+        this.log.warn('overlay: could not drop a discarded file', { error: String(e) });
+      }
+    }
     await d.fd?.close().catch(() => undefined);
     await this.staging.removeStaging(d.stagingId);
     await this.staging.removeRecord(d.stagingId);
@@ -1445,6 +1610,10 @@ export class SessionFilesystem {
 
   /** Upload everything pending (aether sync / unmount). Throws the first failure. */
   async syncAll(): Promise<void> {
+    if (this.ov) {
+      if (this.shipper) await this.shipper.flush(this.barrierTimeoutMs);
+      return;
+    }
     let firstErr: unknown;
     for (const n of [...this.dirtyNodes]) {
       if (!n.attached || n.hidden) continue;
@@ -1460,7 +1629,430 @@ export class SessionFilesystem {
 
   /** Number of files with bytes not yet on the gateway. */
   get pendingCount(): number {
+    if (this.ov) return this.overlay?.opCount() ?? 0;
     return this.dirtyNodes.size;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Overlay mode: the local-first queue (see src/fs/overlay, src/fs/shipper)
+  // ---------------------------------------------------------------------------------------------
+
+  private get ov(): boolean {
+    return this.mode === 'overlay';
+  }
+
+  private store(): OverlayStore {
+    if (!this.overlay) throw fsError('EIO', 'the overlay is not open');
+    return this.overlay;
+  }
+
+  /** Backpressure: writers wait while the queue is over its bound (the shipper drains it). */
+  private async room(): Promise<void> {
+    if (!this.overlay || this.overlay.opCount() < this.maxQueuedOps) return;
+    const until = Date.now() + 10 * 60_000;
+    while (this.overlay.opCount() >= this.maxQueuedOps && Date.now() < until) {
+      this.shipper?.notify();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private enqueue(op: Omit<QueuedOp, 'seq' | 'attempts' | 'enqueuedAt'>): number {
+    const seq = this.noteDisk(() => this.store().appendOp({ ...op, enqueuedAt: Date.now() }));
+    this.shipper?.notify();
+    return seq;
+  }
+
+  /** Run a local-state write, tracking "state disk full" for status (ENOSPC goes to the caller). */
+  private noteDisk<T>(fn: () => T): T {
+    try {
+      const r = fn();
+      this.stateDiskFull = false;
+      return r;
+    } catch (e) {
+      if (e instanceof FsError && e.errno === Errno.ENOSPC) {
+        if (!this.stateDiskFull) this.log.warn('the disk holding the mount state is full: writes fail with ENOSPC until space is freed');
+        this.stateDiskFull = true;
+      }
+      throw e;
+    }
+  }
+
+  private inFlight(seq: number | undefined): boolean {
+    return seq !== undefined && !!this.shipper?.inFlight.has(seq);
+  }
+
+  /** Will the gateway have this node at its name once the queue is shipped? */
+  private onGateway(node: FsNode): boolean {
+    return node.remote || node.queued;
+  }
+
+  /** The file record for a dirty node (what recovery needs to ship it after a crash). */
+  private fileRecord(node: FsNode): FileRecord {
+    const d = node.dirty!;
+    const whole = !node.remote || d.baseLimit === 0;
+    return { id: d.stagingId, path: node.path, baseHash: node.remote ? node.remoteHash : '', baseLimit: whole ? 0 : d.baseLimit, size: node.size, mode: node.mode, ranges: whole ? null : d.ranges.ranges.map((r) => ({ ...r })), isNew: !node.remote };
+  }
+
+  /**
+   * A file's content or mode changed: make the change durable (its record) and make sure a put
+   * is queued after every op so far that names it. A put not yet sent reads the latest bytes when
+   * it ships, so a burst of writes costs one put.
+   */
+  private notePut(node: FsNode, recordChanged: boolean): void {
+    const d = node.dirty!;
+    node.gen++;
+    const rec = this.fileRecord(node);
+    const store = this.store();
+    const needPut = node.pendingPut === undefined || this.inFlight(node.pendingPut);
+    if (!needPut && !recordChanged) return;
+    this.noteDisk(() => store.tx(() => {
+      if (recordChanged || needPut) store.putFile(rec);
+      if (needPut) node.pendingPut = this.enqueue({ kind: 'put', path: node.path, fileId: d.stagingId });
+    }));
+    this.filesById.set(d.stagingId, node);
+  }
+
+  /** Drop a node's queued puts that were not sent yet (it is being removed). */
+  private dropPendingPuts(node: FsNode): void {
+    const seqs: number[] = [];
+    if (node.pendingPut !== undefined && !this.inFlight(node.pendingPut)) seqs.push(node.pendingPut);
+    if (node.createSeq !== undefined && !this.inFlight(node.createSeq) && node.createSeq !== node.pendingPut) seqs.push(node.createSeq);
+    if (seqs.length) this.store().removeOps(seqs);
+    if (node.pendingPut !== undefined && seqs.includes(node.pendingPut)) node.pendingPut = undefined;
+    if (node.createSeq !== undefined && seqs.includes(node.createSeq)) node.createSeq = undefined;
+  }
+
+  /**
+   * One name of `node` goes away (unlink, rmdir, hide, replaced by a rename). A file whose create
+   * was never sent disappears from the queue without a trace; anything else the gateway has (or
+   * will have) gets a remove op.
+   */
+  private queueRemoval(node: FsNode, path: string, lastName: boolean): void {
+    const neverSent = node.createSeq !== undefined && !this.inFlight(node.createSeq) && node.remote === false;
+    if (lastName) this.dropPendingPuts(node);
+    if (neverSent && lastName) {
+      node.queued = false;
+      if (node.dirty) this.store().removeFile(node.dirty.stagingId);
+      return;
+    }
+    if (node.kind === 'dir') {
+      if (this.onGateway(node)) this.enqueue({ kind: 'rmdir', path });
+    } else if (this.onGateway(node) || node.pendingPut !== undefined) this.enqueue({ kind: 'unlink', path });
+    node.createSeq = undefined;
+  }
+
+  private otherNames(node: FsNode, parent: FsNode, name: string): number {
+    const isPrimary = node.parent === parent && node.name === name;
+    return (isPrimary ? 0 : 1) + node.aliases.filter((a) => !(a.parent === parent && a.name === name)).length;
+  }
+
+  private async ovMkdir(path: string, mode: number): Promise<Attr> {
+    const { parent, name } = await this.resolveParent(path);
+    if (parent.children!.has(name)) throw fsError('EEXIST');
+    await this.room();
+    const perm = ((mode & 0o7777) | (parent.mode & 0o2000)) || 0o755;
+    this.enqueue({ kind: 'mkdir', path, mode: perm });
+    const node = this.newNode(parent, name, 'dir', S_IFDIR | perm);
+    node.queued = true;
+    node.listed = true;
+    parent.children!.set(name, node);
+    parent.mtime = parent.ctime = this.clock.now();
+    return this.attr(node);
+  }
+
+  private async ovRmdir(path: string): Promise<void> {
+    const node = await this.resolve(path);
+    if (node === this.root) throw fsError('EBUSY');
+    if (node.kind !== 'dir') throw fsError('ENOTDIR');
+    await this.ensureListed(node);
+    if (hasVisibleChildren(node)) throw fsError('ENOTEMPTY');
+    await this.room();
+    this.queueRemoval(node, path, true);
+    this.detach(node);
+    if (node.parent) node.parent.mtime = node.parent.ctime = this.clock.now();
+  }
+
+  private async ovUnlink(path: string): Promise<void> {
+    const node = await this.resolve(path);
+    if (node.kind === 'dir') throw fsError('EISDIR');
+    const { parent, name } = await this.resolveParent(path);
+    await this.room();
+    if (!node.hidden) this.queueRemoval(node, path, this.otherNames(node, parent, name) === 0);
+    this.removeName(node, parent, name);
+  }
+
+  private async ovSymlink(target: string, path: string): Promise<Attr> {
+    const { parent, name } = await this.resolveParent(path);
+    if (parent.children!.has(name)) throw fsError('EEXIST');
+    await this.room();
+    this.enqueue({ kind: 'symlink', path, path2: target });
+    const node = this.newNode(parent, name, 'symlink', S_IFLNK | 0o777);
+    node.queued = true;
+    node.target = target;
+    node.remoteHash = sha256(Buffer.from(target));
+    parent.children!.set(name, node);
+    parent.mtime = parent.ctime = this.clock.now();
+    return this.attr(node);
+  }
+
+  private async ovLink(src: string, dst: string): Promise<Attr> {
+    const node = await this.resolve(src);
+    if (node.kind !== 'file') throw fsError('EPERM');
+    const { parent, name } = await this.resolveParent(dst);
+    if (parent.children!.has(name)) throw fsError('EEXIST');
+    await this.room();
+    // The link names the file by path: from here on its create must stay where it is in the queue.
+    node.createSeq = undefined;
+    this.enqueue({ kind: 'link', path: src, path2: dst });
+    parent.children!.set(name, node);
+    node.aliases.push({ parent, name });
+    node.nlink++;
+    node.ctime = this.clock.now();
+    return this.attr(node);
+  }
+
+  /** rename(2) in overlay mode; validation already done by rename(). */
+  private ovRename(node: FsNode, src: string, dst: string, existing: FsNode | undefined, d: { parent: FsNode; name: string }): void {
+    if (existing && existing !== node) {
+      // The destination's old file is replaced: its unsent puts are moot.
+      this.dropPendingPuts(existing);
+      if (existing.createSeq === undefined && existing.dirty && !existing.remote && !existing.queued) this.store().removeFile(existing.dirty.stagingId);
+    }
+    if (node.kind === 'file' && node.createSeq !== undefined && !this.inFlight(node.createSeq) && !node.remote) {
+      // A file the gateway has never seen: its create moves to the end of the queue under the
+      // new name (a temp file renamed over its target ships as one write at the final path).
+      const seq = this.store().requeueOp(node.createSeq, dst);
+      if (node.pendingPut === node.createSeq) node.pendingPut = seq;
+      node.createSeq = seq;
+      this.shipper?.notify();
+      return;
+    }
+    if (this.onGateway(node) || node.pendingPut !== undefined) {
+      this.enqueue({ kind: 'rename', path: src, path2: dst });
+      node.createSeq = undefined;
+    } else if (existing && this.onGateway(existing)) {
+      this.enqueue({ kind: existing.kind === 'dir' ? 'rmdir' : 'unlink', path: dst });
+    }
+    void d;
+  }
+
+  /** The live source: puts read the current bytes of in-memory nodes. */
+  private shipSource(): ShipSource {
+    const info = this.planInfo;
+    return {
+      preparePut: async (op) => {
+        const node = this.filesById.get(op.fileId ?? '');
+        if (!node) return this.planFromStore(this.store(), op);
+        return this.withNodeLock(node, async () => {
+          if (!node.dirty || node.dirty.stagingId !== op.fileId) return { kind: 'skip' } as PutPlan;
+          const d = node.dirty;
+          const rec: JournalRecord = {
+            id: d.stagingId, sessionId: this.sessionId, path: op.path, baseHash: node.remote ? node.remoteHash : '', baseLimit: d.baseLimit,
+            size: node.size, mode: node.mode, ranges: d.ranges.ranges.map((r) => ({ ...r })), isNew: !node.remote, writtenAt: Date.now(),
+          };
+          const read = (off: number, len: number) => this.readLocal(node, off, len);
+          const plan = await this.planFor(rec, read);
+          info.set(plan, { node, gen: node.gen });
+          return plan;
+        });
+      },
+      putShipped: (op, plan) => this.ovPutShipped(op, plan),
+      putConflict: async (op, plan, err) => {
+        const i = info.get(plan);
+        if (await this.alreadyThere(op.path, plan)) {
+          if (i) await this.ovPutShipped(op, plan);
+          return;
+        }
+        await this.keepConflictCopy(op.path, plan, err);
+        if (!i) return;
+        const node = i.node;
+        if (node.createSeq === op.seq) node.createSeq = undefined;
+        if (node.pendingPut === op.seq) node.pendingPut = undefined;
+        const d = node.dirty;
+        if (d && d.stagingId === op.fileId && node.pendingPut === undefined) {
+          this.filesById.delete(d.stagingId);
+          this.store().removeFile(d.stagingId);
+          await this.finishDirty(node, d);
+        }
+        node.extents = undefined;
+        node.metaStale = true;
+        if (node.parent) node.parent.stale = true;
+      },
+      opShipped: (op) => {
+        if (op.kind === 'mkdir' || op.kind === 'symlink') {
+          const n = this.peek(op.path);
+          if (n && n.queued) {
+            n.remote = true;
+            n.queued = false;
+          }
+        }
+      },
+    };
+  }
+
+  private async ovPutShipped(op: QueuedOp, plan: PutPlan): Promise<void> {
+        const i = this.planInfo.get(plan);
+        if (!i) return;
+        const node = i.node;
+        if (node.createSeq === op.seq) node.createSeq = undefined;
+        if (node.pendingPut === op.seq) node.pendingPut = undefined;
+        this.stats.uploads++;
+        await this.withNodeLock(node, async () => {
+          node.remote = true;
+          node.queued = false;
+          if (plan.kind === 'whole') {
+            const hash = sha256(plan.content);
+            this.stats.bytesUploaded += plan.content.length;
+            if (plan.content.length > 0 && plan.content.length <= SINGLE_CHUNK_BYTES) await this.cas.put(plan.content, hash).catch(() => undefined);
+            node.remoteHash = hash;
+            node.remoteSize = plan.content.length;
+            node.extents = plan.content.length === 0 ? [] : plan.content.length <= SINGLE_CHUNK_BYTES ? [{ offset: 0, length: plan.content.length, hash, casOffset: 0 }] : undefined;
+            if (plan.content.length > SINGLE_CHUNK_BYTES) {
+              await this.learnRemote(node, plan.path);
+              for (const x of node.extents ?? []) {
+                if (!x.hash || x.casOffset !== 0 || x.offset + x.length > plan.content.length) continue;
+                const part = plan.content.subarray(x.offset, x.offset + x.length);
+                if (sha256(part) === x.hash) await this.cas.put(Buffer.from(part), x.hash).catch(() => undefined);
+              }
+            }
+          } else if (plan.kind === 'custom') await this.learnRemote(node, plan.path);
+          const d = node.dirty;
+          if (!d || d.stagingId !== op.fileId) return;
+          if (node.gen === i.gen && node.pendingPut === undefined) {
+            if (node.extents === undefined && node.attached && plan.kind !== 'skip') await this.learnRemote(node, plan.path).catch(() => undefined);
+            this.filesById.delete(d.stagingId);
+            this.store().removeFile(d.stagingId);
+            await this.finishDirty(node, d);
+          } else {
+            // Written again meanwhile: the next put is based on what we just shipped.
+            this.store().putFile(this.fileRecord(node));
+          }
+        });
+  }
+
+  /** Recovery source: puts read staging files and records of a dead mount's overlay. */
+  private recordSource(store: OverlayStore): ShipSource {
+    return {
+      preparePut: (op) => this.planFromStore(store, op),
+      putShipped: async () => undefined,
+      putConflict: async (op, plan, err) => {
+        if (await this.alreadyThere(op.path, plan)) return;
+        await this.keepConflictCopy(op.path, plan, err);
+      },
+      opShipped: () => undefined,
+    };
+  }
+
+  /** A put planned from a file record (bytes in its staging file, base bytes from the gateway). */
+  private async planFromStore(store: OverlayStore, op: QueuedOp): Promise<PutPlan> {
+    const fr = store.getFile(op.fileId ?? '');
+    if (!fr) return { kind: 'skip' };
+    const stagingPath = store.stagingPath(fr.id);
+    const st = await fsp.stat(stagingPath).catch(() => undefined);
+    const size = fr.ranges === null ? (st?.size ?? 0) : fr.size;
+    const rec: JournalRecord = {
+      id: fr.id, sessionId: this.sessionId, path: op.path, baseHash: fr.baseHash, baseLimit: fr.baseLimit, size, mode: fr.mode,
+      ranges: fr.ranges ?? (size ? [{ start: 0, end: size }] : []), isNew: fr.isNew, writtenAt: Date.now(),
+    };
+    const ranges = RangeSet.from(rec.ranges);
+    let baseExtents: Extent[] | undefined;
+    const read = async (off: number, len: number): Promise<Buffer> => {
+      const out = Buffer.alloc(len);
+      const fd = await fsp.open(stagingPath, 'r').catch(() => undefined);
+      try {
+        for (const p of ranges.split(off, off + len)) {
+          if (p.inside) {
+            if (fd) await fd.read(out, p.start - off, p.end - p.start, p.start);
+          } else if (p.start < rec.baseLimit && !rec.isNew) {
+            if (!baseExtents) {
+              const r = await this.client.getCasExtents(this.sessionId, { path: op.path });
+              baseExtents = (r.extents ?? []).map((x) => ({ offset: toNum(x.offset), length: toNum(x.length), hash: x.hash ?? '', casOffset: toNum(x.casOffset) }));
+            }
+            const tmp = new FsNode(undefined, '', 0, 'file', S_IFREG, 0);
+            tmp.extents = baseExtents;
+            await this.readBase(tmp, p.start, Math.min(p.end, rec.baseLimit), out, p.start - off);
+          }
+        }
+      } finally {
+        await fd?.close();
+      }
+      return out;
+    };
+    return this.planFor(rec, read);
+  }
+
+  /** Whole-file write (batchable) for new/small/rewritten files, else patchSegments of the changed ranges. */
+  private async planFor(rec: JournalRecord, read: (off: number, len: number) => Promise<Buffer>): Promise<PutPlan> {
+    const wholeFile = rec.isNew || rec.baseLimit === 0 || (rec.ranges.length > 0 && rec.ranges[0]!.start === 0 && rec.ranges[0]!.end >= rec.size);
+    if (wholeFile && rec.size <= this.smallFileBytes) {
+      return { kind: 'whole', path: rec.path, content: await read(0, rec.size), expectedHash: rec.baseHash, mode: rec.mode };
+    }
+    const plan: PutPlan = {
+      kind: 'custom',
+      path: rec.path,
+      run: async () => {
+        await this.sendUpload(rec, read);
+      },
+    };
+    (plan as { read?: typeof read; size?: number; mode?: number }).read = read;
+    (plan as { size?: number }).size = rec.size;
+    (plan as { mode?: number }).mode = rec.mode;
+    return plan;
+  }
+
+  /** After an unknown outcome or a conflict: does the gateway hold exactly what we sent? */
+  private async alreadyThere(path: string, plan: PutPlan): Promise<boolean> {
+    if (plan.kind !== 'whole') return false;
+    const res = await this.client.getManifest(this.sessionId, { pathPrefix: path, pageSize: 1 }).catch(() => undefined);
+    const m = res?.nodes?.find((n) => n.path === path);
+    return !!m && m.contentHash === sha256(plan.content);
+  }
+
+  /** Keep the local side of a conflict under a unique name that did not exist. */
+  private async keepConflictCopy(path: string, plan: PutPlan, err: unknown): Promise<void> {
+    let content: Buffer;
+    let mode: number;
+    if (plan.kind === 'whole') {
+      content = plan.content;
+      mode = plan.mode;
+    } else {
+      const p = plan as { read?: (off: number, len: number) => Promise<Buffer>; size?: number; mode?: number };
+      content = p.read ? await p.read(0, p.size ?? 0) : Buffer.alloc(0);
+      mode = p.mode ?? 0o644;
+    }
+    const conflictPath = await this.uniqueConflictPath(path);
+    await this.client.batch(this.sessionId, { operations: [{ write: { path: conflictPath, content, expectedHash: '', mode } }] });
+    const reason = err instanceof Error ? err.message : String(err);
+    this.stats.conflicts.push({ path, conflictPath, at: this.clock.now(), reason });
+    this.log.warn('conflict: kept local version as a copy', { path, conflictPath });
+  }
+
+  /** `<path>.conflict-<UTC time>-<random>`, checked absent on the gateway. */
+  private async uniqueConflictPath(path: string): Promise<string> {
+    const stamp = new Date(this.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.(\d+)Z$/, '$1Z');
+    for (let i = 0; i < 8; i++) {
+      const p = `${path}.conflict-${stamp}-${randomBytes(3).toString('hex')}`;
+      const res = await this.client.getManifest(this.sessionId, { pathPrefix: p, pageSize: 1 }).catch(() => undefined);
+      if (!res?.nodes?.some((n) => n.path === p)) return p;
+    }
+    throw fsError('EIO', 'could not find a free conflict-copy name');
+  }
+
+  /** Learn a file's hash and extents from the gateway at `path` after a put. */
+  private async learnRemote(node: FsNode, path: string): Promise<void> {
+    const res = await this.client.getManifest(this.sessionId, { pathPrefix: path, includeCasExtents: true, pageSize: 1 }).catch(() => undefined);
+    const m = res?.nodes?.find((n) => n.path === path);
+    if (!m) return;
+    node.remoteHash = m.contentHash ?? '';
+    node.remoteSize = toNum(m.sizeBytes);
+    node.extents = m.casExtents ? m.casExtents.map((x) => ({ offset: toNum(x.offset), length: toNum(x.length), hash: x.hash ?? '', casOffset: toNum(x.casOffset) })) : undefined;
+  }
+
+  /** Overlay stats for `aether status`. */
+  shipperStats(): Shipper['stats'] | undefined {
+    if (!this.shipper) return undefined;
+    this.shipper.refreshStats();
+    return this.shipper.stats;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1481,7 +2073,9 @@ export class SessionFilesystem {
           n.stale = true;
           for (const c of n.children!.values()) walk(c);
         } else if (!n.dirty) {
-          n.extents = undefined;
+          // An open file keeps the extents of the version it was opened from: an edit made before
+          // the next read is based on that version (its upload then conflicts instead of merging).
+          if (n.openCount === 0) n.extents = undefined;
           n.metaStale = true;
         }
       };
@@ -1499,7 +2093,7 @@ export class SessionFilesystem {
       if (node) {
         if (node.kind === 'dir') node.stale = true;
         else if (!node.dirty) {
-          node.extents = undefined;
+          if (node.openCount === 0) node.extents = undefined;
           node.metaStale = true;
         }
         touched.push(p);
@@ -1538,6 +2132,16 @@ export class SessionFilesystem {
 
   /** Close staging files; pending bytes stay journaled for the next mount. */
   async close(): Promise<void> {
+    if (this.ov && this.overlay) {
+      await this.shipper?.stop();
+      for (const n of this.dirtyNodes) await n.dirty?.fd?.close().catch(() => undefined);
+      const left = this.overlay.opCount();
+      this.overlay.close();
+      // Queued changes stay in the overlay: the next mount of the session ships them.
+      if (left === 0) await fsp.rm(this.overlay.dir, { recursive: true, force: true }).catch(() => undefined);
+      await this.staging.destroyIfEmpty().catch(() => undefined);
+      return;
+    }
     if (this.batchQueue.length) await this.drainBatch().catch(() => undefined);
     for (const n of this.dirtyNodes) await n.dirty?.fd?.close().catch(() => undefined);
     if (this.dirtyNodes.size === 0) await this.staging.destroyIfEmpty().catch(() => undefined);

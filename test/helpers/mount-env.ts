@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { startGatewayProcess, startMountProcess, detach, type GatewayProc, type MountProc, type MountSpec } from './processes.js';
+import { startGatewayProcess, startMountProcess, detach, testMountMode, type GatewayProc, type MountProc, type MountSpec } from './processes.js';
+import { controlCall } from '../../src/control/control-client.js';
 
 export interface MountEnv {
   root: string;
@@ -18,6 +19,8 @@ export interface MountEnv {
   node(sessionId: string, p: string): Promise<any>;
   /** The bytes of a file as the gateway has them (extents + blob route). */
   bytes(sessionId: string, p: string): Promise<Buffer>;
+  /** `aether sync` of every live mount of this env (what a reader over HTTP must wait for in overlay mode). */
+  syncMounts(): Promise<void>;
   metrics(): Promise<{ blobsStored: number; bytesStored: number; blobsServed: number; bytesServed: number; bytesReceived: number }>;
   teardown(): Promise<void>;
 }
@@ -65,11 +68,21 @@ export async function createMountEnv(): Promise<MountEnv> {
       mounts.push(m);
       return m;
     },
+    async syncMounts() {
+      for (const m of mounts) {
+        if (m.child.exitCode !== null || m.child.signalCode !== null) continue;
+        const sock = (m.record as { socketPath?: string }).socketPath;
+        if (sock) await controlCall(sock, 'sync', {}, 60_000).catch(() => undefined);
+      }
+    },
     async node(sessionId, p) {
+      // Overlay mounts ship in the background: a test reading the gateway first waits for that.
+      if (testMountMode === 'overlay') await env.syncMounts();
       const r = await call('GET', `/v1/sessions/${sessionId}/manifest?pathPrefix=${encodeURIComponent(p)}&maxDepth=1&includeCasExtents=true`);
       return (r.nodes ?? []).find((n: any) => n.path === p);
     },
     async bytes(sessionId, p) {
+      if (testMountMode === 'overlay') await env.syncMounts();
       const r = await call('POST', `/v1/sessions/${sessionId}:getCasExtents`, { path: p });
       const parts: Buffer[] = [];
       for (const x of r.extents ?? []) {

@@ -92,7 +92,14 @@ export interface MountSpec {
   cacheDir?: string;
   cacheBytes?: number;
   readOnly?: boolean;
+  /** Mount mode (default: AETHER_MOUNT_MODE of the test run, else write-through). */
+  mode?: 'overlay' | 'write-through';
+  /** Extra environment for the daemon. */
+  env?: Record<string, string>;
 }
+
+/** The mount mode this test run exercises (AETHER_MOUNT_MODE=overlay runs every mount test local-first). */
+export const testMountMode: 'overlay' | 'write-through' = process.env.AETHER_MOUNT_MODE === 'overlay' ? 'overlay' : 'write-through';
 
 export function detach(mountpoint: string): void {
   for (const [cmd, args] of [['fusermount3', ['-uz', mountpoint]], ['fusermount', ['-uz', mountpoint]], ['umount', ['-l', mountpoint]]] as const) {
@@ -118,10 +125,11 @@ export async function startMountProcess(spec: MountSpec): Promise<MountProc> {
     cacheBytes: spec.cacheBytes ?? 4 * 1024 ** 3,
     readOnly: spec.readOnly ?? false,
     logFile,
+    mode: spec.mode ?? testMountMode,
   };
   const child = spawn(process.execPath, [path.join(DIST, 'cli', 'daemon', 'daemon-entry.js'), JSON.stringify(opts)], {
     stdio: ['ignore', 'pipe', log],
-    env: { ...process.env, AETHER_DAEMON_TOKEN: spec.token, AETHER_LOG: process.env.AETHER_LOG ?? 'info' },
+    env: { ...process.env, AETHER_DAEMON_TOKEN: spec.token, AETHER_LOG: process.env.AETHER_LOG ?? 'info', ...(spec.env ?? {}) },
   });
   const info = await firstLine(child, 'mount daemon', 60_000).catch((e) => {
     child.kill('SIGKILL');

@@ -37,6 +37,7 @@ interface MountArgs {
   readOnly: boolean;
   cacheDir?: string;
   cacheSize?: string;
+  mode?: 'overlay' | 'write-through';
 }
 
 async function startBackground(ctx: CommandContext, spec: Record<string, unknown>, token: string, logFile: string): Promise<any> {
@@ -86,10 +87,13 @@ export const mount = defineCommand<MountArgs>({
     cmd.option('--read-only', 'mount read-only');
     cmd.option('--cache-dir <dir>', 'local CAS cache directory (default $AETHER_HOME/cache/cas)');
     cmd.option('--cache-size <size>', 'cache budget, e.g. 10G (default 10G)');
+    cmd.option('--overlay', 'local-first: every change lands in a durable local overlay and ships to the gateway in the background (fsync and `aether sync` wait for it)');
+    cmd.option('--write-through', 'every close, unlink, rename and mkdir waits for the gateway');
   },
   parse: (operands: string[], opts: Opts) => {
     const session = operands[0]!;
     if (opts.cacheSize) parseSize(String(opts.cacheSize));
+    if (opts.overlay && opts.writeThrough) throw new AetherError('AETHER_USAGE', '--overlay and --write-through exclude each other', { kind: 'usage' });
     return {
       session,
       dir: operands[1] ?? session,
@@ -97,6 +101,7 @@ export const mount = defineCommand<MountArgs>({
       readOnly: !!opts.readOnly,
       cacheDir: opts.cacheDir as string | undefined,
       cacheSize: opts.cacheSize as string | undefined,
+      mode: opts.overlay ? 'overlay' : opts.writeThrough ? 'write-through' : undefined,
     };
   },
   handler: async (a, ctx) => {
@@ -109,7 +114,7 @@ export const mount = defineCommand<MountArgs>({
     const cacheDir = path.resolve(ctx.io.cwd, a.cacheDir ?? config.cacheDir);
     const cacheBytes = parseSize(a.cacheSize ?? config.cacheSize);
     const logFile = path.join(aetherPaths(home).logsDir, `mount-${mountKeyFor(mountpoint)}.log`);
-    const spec = { home, gatewayUrl: target.url, sessionId: a.session, mountpoint, cacheDir, cacheBytes, readOnly: a.readOnly, logFile };
+    const spec = { home, gatewayUrl: target.url, sessionId: a.session, mountpoint, cacheDir, cacheBytes, readOnly: a.readOnly, logFile, ...(a.mode ? { mode: a.mode } : {}) };
     if (a.foreground) {
       const { runMountDaemon } = await import('../daemon/mount-daemon.js');
       const logger = createLogger((l) => ctx.io.stderr.write(l), config.logLevel === 'warn' ? 'info' : config.logLevel);
@@ -251,8 +256,19 @@ function humanStatus(ctx: CommandContext, s: MountStatus): void {
     ['session', s.sessionId],
     ['mountpoint', s.mountpoint],
     ['binding', s.binding + (s.readOnly ? ' (read-only)' : '')],
+    ['mode', s.mode ?? 'write-through'],
     ['pending uploads', String(s.pendingUploads)],
     ['uploads in flight', String(s.uploadsInFlight)],
+    ...(s.shipping
+      ? ([
+          ['queued ops', String(s.shipping.queuedOps)],
+          ['queued bytes', formatBytes(s.shipping.queuedBytes)],
+          ['oldest unshipped', s.shipping.queuedOps ? `${(s.shipping.oldestUnshippedMs / 1000).toFixed(1)} s` : '-'],
+          ['shipped ops', `${s.shipping.shippedOps} in ${s.shipping.requests} requests`],
+          ['retries', String(s.shipping.retries)],
+          ['last error', s.shipping.lastError ?? '-'],
+        ] as Array<[string, string]>)
+      : []),
     ['conflicts', String(s.conflicts.length)],
     ['cache', `${hits} hits / ${s.cache.misses} misses${total ? ` (${Math.round((100 * hits) / total)}% hit rate)` : ''}, ${formatBytes(s.cache.bytes)} of ${formatBytes(s.cache.maxBytes)}`],
     ['fetched', formatBytes(s.bytesFetched)],
@@ -260,6 +276,8 @@ function humanStatus(ctx: CommandContext, s: MountStatus): void {
     ['remote changes', String(s.remoteInvalidations)],
   ]);
   for (const c of s.conflicts) ctx.out.line(`  conflict: ${c.path} → local version kept as ${c.conflictPath}`);
+  for (const f of s.shipping?.failedOps ?? []) ctx.out.line(`  not applied: ${f.kind} ${f.path}: ${f.error}`);
+  if (s.stateDiskFull) ctx.out.warn('the disk holding the mount state is full: writes get ENOSPC until space is freed');
   if (s.watcherError) ctx.out.warn(`following remote changes: ${s.watcherError}`);
 }
 

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { HttpGatewayClient } from '../../client/http-gateway-client.js';
 import { DiskCas } from '../../cas/disk-cas.js';
-import { SessionFilesystem } from '../../fs/session-fs.js';
+import { SessionFilesystem, mountModeFromEnv, type MountMode } from '../../fs/session-fs.js';
 import { RemoteWatcher } from '../../fs/remote-watcher.js';
 import type { MountHandle } from '../../fuse/fuse-native-mount.js';
 import { selectBinding } from '../../fuse/select-binding.js';
@@ -35,6 +35,8 @@ export interface MountDaemonOptions {
   logFile?: string;
   /** FUSE binding: 'fuse3', 'fuse-native' or automatic (default: AETHER_FUSE_BINDING, else automatic). */
   binding?: string;
+  /** 'overlay' (local-first) or 'write-through' (default: AETHER_MOUNT_MODE, else write-through). */
+  mode?: MountMode;
 }
 
 export interface RunningMount {
@@ -105,6 +107,8 @@ export async function runMountDaemon(o: MountDaemonOptions): Promise<RunningMoun
     mountKey: `${mountKey}-${process.pid}`,
     readOnly: o.readOnly,
     logger: log,
+    mode: o.mode ?? mountModeFromEnv(process.env),
+    shipDelayMs: process.env.AETHER_SHIP_DELAY_MS ? Number(process.env.AETHER_SHIP_DELAY_MS) : undefined,
   });
   const { recovered } = await fs.init();
   if (recovered) log.info('uploaded pending writes left by a previous mount', { files: recovered });
@@ -145,7 +149,10 @@ export async function runMountDaemon(o: MountDaemonOptions): Promise<RunningMoun
     locks: handle.kernelLocks ? locks.stats : undefined,
     readOnly: !!o.readOnly,
     pid: process.pid,
-    pendingUploads: fs.stats.pendingUploads,
+    mode: fs.mode,
+    shipping: fs.shipperStats(),
+    stateDiskFull: fs.stateDiskFull,
+    pendingUploads: fs.mode === 'overlay' ? fs.pendingCount : fs.stats.pendingUploads,
     uploadsInFlight: fs.stats.uploadsInFlight,
     conflicts: fs.stats.conflicts,
     cache: { ...cas.stats(), hits: fs.stats.cacheHits, misses: fs.stats.cacheMisses },

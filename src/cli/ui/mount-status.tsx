@@ -24,6 +24,21 @@ export interface MountStatus {
   remoteInvalidations: number;
   watcherError: string | null;
   locksHeld?: number;
+  /** 'overlay' (local-first) or 'write-through'. */
+  mode?: string;
+  /** Overlay mode: the shipper's queue. */
+  shipping?: {
+    queuedOps: number;
+    queuedBytes: number;
+    oldestUnshippedMs: number;
+    shippedOps: number;
+    requests: number;
+    retries: number;
+    lastError: string | null;
+    failedOps: Array<{ kind: string; path: string; error: string; at: number }>;
+  };
+  /** The disk holding the mount state is full (writes get ENOSPC). */
+  stateDiskFull?: boolean;
 }
 
 export function MountStatusView({ status: s, tick }: { status: MountStatus; tick: number }) {
@@ -40,6 +55,17 @@ export function MountStatusView({ status: s, tick }: { status: MountStatus; tick
         <Text>{s.pendingUploads} pending</Text>
         <Text dimColor>({s.uploads} done, {formatBytes(s.bytesUploaded)})</Text>
       </Box>
+      {s.shipping ? (
+        <Box gap={1}>
+          <Text>queue</Text>
+          <Text color={s.shipping.queuedOps ? 'yellow' : 'green'}>{s.shipping.queuedOps} ops</Text>
+          <Text>oldest {(s.shipping.oldestUnshippedMs / 1000).toFixed(1)} s</Text>
+          <Text dimColor>
+            ({s.shipping.shippedOps} shipped in {s.shipping.requests} requests, {s.shipping.retries} retries)
+          </Text>
+          {s.shipping.lastError ? <Text color="red">{s.shipping.lastError}</Text> : null}
+        </Box>
+      ) : null}
       <Box gap={1}>
         <Text>cache hit rate</Text>
         <ProgressBar value={rate} total={1} tick={tick} width={20} />
