@@ -1821,6 +1821,8 @@ export class SessionFilesystem {
     if (node.kind === 'file' && node.createSeq !== undefined && !this.inFlight(node.createSeq) && !node.remote) {
       // A file the gateway has never seen: its create moves to the end of the queue under the
       // new name (a temp file renamed over its target ships as one write at the final path).
+      // A write cannot replace a symlink on the gateway: remove that first.
+      if (existing && existing !== node && existing.kind === 'symlink' && this.onGateway(existing)) this.enqueue({ kind: 'unlink', path: dst });
       const seq = this.store().requeueOp(node.createSeq, dst);
       if (node.pendingPut === node.createSeq) node.pendingPut = seq;
       node.createSeq = seq;
@@ -1915,7 +1917,17 @@ export class SessionFilesystem {
                 if (sha256(part) === x.hash) await this.cas.put(Buffer.from(part), x.hash).catch(() => undefined);
               }
             }
-          } else if (plan.kind === 'custom') await this.learnRemote(node, plan.path);
+          } else if (plan.kind === 'custom') {
+            await this.learnRemote(node, plan.path);
+            // Seed the local CAS with the blobs we hold the bytes of: rereading never downloads them.
+            const read = (plan as { read?: (off: number, len: number) => Promise<Buffer> }).read;
+            for (const x of node.extents ?? []) {
+              if (!read || !x.hash || x.casOffset !== 0 || x.length === 0 || x.length > 8 * 1024 * 1024) continue;
+              if (await this.cas.has(x.hash)) continue;
+              const bytes = await read(x.offset, x.length).catch(() => undefined);
+              if (bytes && sha256(bytes) === x.hash) await this.cas.put(bytes, x.hash).catch(() => undefined);
+            }
+          }
           const d = node.dirty;
           if (!d || d.stagingId !== op.fileId) return;
           if (node.gen === i.gen && node.pendingPut === undefined) {

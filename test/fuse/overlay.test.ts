@@ -14,7 +14,7 @@ const overlay = { mode: 'overlay' as const };
 
 /** The gateway's manifest node for a path, read right now (no sync first). */
 async function nodeNow(env: MountEnv, sid: string, p: string): Promise<any> {
-  const r = await env.call('GET', `/v1/sessions/${sid}/manifest?pathPrefix=${encodeURIComponent(p)}&maxDepth=1`);
+  const r = await env.callNow('GET', `/v1/sessions/${sid}/manifest?pathPrefix=${encodeURIComponent(p)}&maxDepth=1`);
   return (r.nodes ?? []).find((n: any) => n.path === p);
 }
 
@@ -30,7 +30,7 @@ async function events(env: MountEnv, sid: string): Promise<any[]> {
   const out: any[] = [];
   let token = '';
   for (let i = 0; i < 50; i++) {
-    const r = await env.call('GET', `/v1/sessions/${sid}/events?pageSize=500${token ? `&pageToken=${token}` : ''}`);
+    const r = await env.callNow('GET', `/v1/sessions/${sid}/events?pageSize=500${token ? `&pageToken=${token}` : ''}`);
     out.push(...(r.events ?? []));
     token = r.nextPageToken ?? '';
     if (!token) break;

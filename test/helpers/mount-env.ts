@@ -12,7 +12,13 @@ export interface MountEnv {
   root: string;
   home: string;
   gw: GatewayProc;
+  /**
+   * One HTTP call to the gateway. In overlay mode it first waits until every live mount shipped
+   * what it acknowledged (as a user would run `aether sync` before acting on the mount's writes
+   * from elsewhere); `callNow` does not.
+   */
   call(method: string, p: string, body?: unknown): Promise<any>;
+  callNow(method: string, p: string, body?: unknown): Promise<any>;
   createSession(tags?: Record<string, string>): Promise<string>;
   mount(sessionId: string, name?: string, extra?: Partial<MountSpec>): Promise<MountProc>;
   /** The gateway's manifest node for a path (undefined if absent). */
@@ -44,7 +50,7 @@ export async function createMountEnv(): Promise<MountEnv> {
   fs.mkdirSync(home, { recursive: true });
   const gw = await startGatewayProcess(path.join(root, 'gwdata'));
   const mounts: MountProc[] = [];
-  const call = async (method: string, p: string, body?: unknown) => {
+  const callNow = async (method: string, p: string, body?: unknown) => {
     const res = await fetchRetry(gw.url + p, {
       method,
       headers: { authorization: `Bearer ${gw.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -55,11 +61,16 @@ export async function createMountEnv(): Promise<MountEnv> {
     if (!res.ok) throw new Error(`${method} ${p} → ${res.status} ${text}`);
     return parsed;
   };
+  const call = async (method: string, p: string, body?: unknown) => {
+    if (testMountMode === 'overlay' && !p.startsWith('/v1/metrics')) await env.syncMounts();
+    return callNow(method, p, body);
+  };
   const env: MountEnv = {
     root,
     home,
     gw,
     call,
+    callNow,
     async createSession(tags = {}) {
       return (await call('POST', '/v1/sessions', { initialTags: tags })).id;
     },
