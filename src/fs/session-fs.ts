@@ -1065,7 +1065,14 @@ export class SessionFilesystem {
   }
 
   private async stagingFd(d: DirtyState): Promise<fsp.FileHandle> {
-    if (!d.fd) d.fd = await fsp.open(this.overlay && this.ov ? this.overlay.stagingPath(d.stagingId) : this.staging.stagingPath(d.stagingId), 'w+', 0o600);
+    if (!d.fd) {
+      const p = this.overlay && this.ov ? this.overlay.stagingPath(d.stagingId) : this.staging.stagingPath(d.stagingId);
+      // Overlay mode closes staging files on release: reopen without truncating.
+      d.fd = await fsp.open(p, 'r+').catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return fsp.open(p, 'w+', 0o600);
+        throw e;
+      });
+    }
     return d.fd;
   }
 
@@ -1258,6 +1265,15 @@ export class SessionFilesystem {
     } finally {
       if (node.openCount === 0) {
         if ((!node.attached || node.hidden) && node.dirty) await this.discardDirty(node);
+        // Overlay: thousands of closed-but-unshipped files must not hold thousands of fds.
+        else if (this.ov && node.dirty?.fd) {
+          const d = node.dirty;
+          await this.withNodeLock(node, async () => {
+            const fd = d.fd;
+            d.fd = undefined;
+            await fd?.close().catch(() => undefined);
+          });
+        }
         const pins = node.pinned;
         node.pinned = [];
         for (const p of pins) await this.cas.unpin(p).catch(() => undefined);

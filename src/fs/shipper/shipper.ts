@@ -77,6 +77,9 @@ function isTransient(e: unknown): boolean {
   return ([RpcCode.UNAVAILABLE, RpcCode.DEADLINE_EXCEEDED, RpcCode.INTERNAL, RpcCode.UNKNOWN, RpcCode.RESOURCE_EXHAUSTED, RpcCode.CANCELLED] as number[]).includes(e.rpcCode);
 }
 
+/** Mode the gateway gives a directory it creates as a missing parent of a write. */
+const IMPLICIT_DIR_MODE = 0o755;
+
 const isCode = (e: unknown, ...codes: number[]) => isGatewayError(e) && codes.includes(e.rpcCode);
 
 export class Shipper {
@@ -226,8 +229,15 @@ export class Shipper {
   /** Ship a prefix of `ops`: one batch of consecutive batchable ops, or one other op. */
   private async shipSome(ops: QueuedOp[]): Promise<void> {
     const group: Array<{ op: QueuedOp; plan?: PutPlan; wire: BatchOperationInput }> = [];
+    /** mkdirs folded into this batch: a write below one creates it (as 0755) on the gateway. */
+    const dirs: QueuedOp[] = [];
     let bytes = 0;
     for (const op of ops) {
+      if (op.kind === 'mkdir' && (op.mode ?? 0o755) === IMPLICIT_DIR_MODE) {
+        this.inFlight.add(op.seq);
+        dirs.push(op);
+        continue;
+      }
       if (op.kind === 'unlink') {
         this.inFlight.add(op.seq);
         group.push({ op, wire: { delete: { path: op.path } } });
@@ -237,7 +247,7 @@ export class Shipper {
       this.inFlight.add(op.seq);
       const plan = await this.o.source.preparePut(op);
       if (plan.kind === 'skip') {
-        if (group.length === 0) {
+        if (group.length === 0 && dirs.length === 0) {
           this.done([op.seq]);
           return;
         }
@@ -245,7 +255,7 @@ export class Shipper {
         continue;
       }
       if (plan.kind === 'custom') {
-        if (group.length) {
+        if (group.length || dirs.length) {
           this.inFlight.delete(op.seq);
           break;
         }
@@ -259,7 +269,20 @@ export class Shipper {
       bytes += plan.content.length;
       group.push({ op, plan, wire: { write: { path: plan.path, content: plan.content, expectedHash: plan.expectedHash, mode: plan.mode } } });
     }
-    if (group.length) return this.shipGroup(group);
+    if (group.length || dirs.length) {
+      if (group.length) await this.shipGroup(group);
+      // Folded mkdirs no write landed under: create them now (nothing in the batch needed them).
+      const written = group.filter((g) => g.plan && g.plan.kind !== 'skip').map((g) => (g.plan as { path: string }).path);
+      for (const d of dirs) {
+        const prefix = d.path.endsWith('/') ? d.path : d.path + '/';
+        if (!written.some((p) => p.startsWith(prefix))) await this.shipOne(d);
+        else {
+          this.o.source.opShipped(d);
+          this.done([d.seq]);
+        }
+      }
+      return;
+    }
     const op = ops[0]!;
     this.inFlight.add(op.seq);
     await this.shipOne(op);
