@@ -1186,9 +1186,21 @@ export class SessionFilesystem {
       const d = this.markDirty(node);
       const fd = await this.stagingFd(d);
       let done = 0;
-      while (done < data.length) {
-        const { bytesWritten } = await fd.write(data, done, data.length - done, pos + done);
-        done += bytesWritten;
+      try {
+        while (done < data.length) {
+          const { bytesWritten } = await fd.write(data, done, data.length - done, pos + done);
+          done += bytesWritten;
+        }
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
+          if (!this.stateDiskFull) this.log.warn('the disk holding the mount state is full: writes fail with ENOSPC until space is freed');
+          this.stateDiskFull = true;
+          // What did land is kept (a short write), as a local disk would.
+          if (done > 0) d.ranges.add(pos, pos + done);
+          node.size = Math.max(node.size, pos + done);
+          throw fsError('ENOSPC', 'the disk holding the mount state is full');
+        }
+        throw e;
       }
       d.ranges.add(pos, pos + data.length);
       node.size = Math.max(node.size, pos + data.length);
@@ -2080,6 +2092,9 @@ export class SessionFilesystem {
   shipperStats(): Shipper['stats'] | undefined {
     if (!this.shipper) return undefined;
     this.shipper.refreshStats();
+    let bytes = 0;
+    for (const n of this.filesById.values()) if (n.pendingPut !== undefined) bytes += n.size;
+    this.shipper.stats.queuedBytes = bytes;
     return this.shipper.stats;
   }
 

@@ -329,3 +329,4 @@ describe.skipIf(!hasFuse)('overlay mode: the gateway goes away and comes back', 
     await m.stop();
   }, 120_000);
 });
+

@@ -16,7 +16,15 @@ async function main(): Promise<void> {
   // The token travels through the environment, never argv (argv is visible in `ps`).
   const token = process.env.AETHER_DAEMON_TOKEN ?? opts.token ?? '';
   delete process.env.AETHER_DAEMON_TOKEN;
-  const logger = createLogger((l) => process.stderr.write(l), parseLogLevel(process.env.AETHER_LOG, 'info'));
+  // The log may live on a full disk: a failed log write must never take the mount down.
+  process.stderr.on('error', () => undefined);
+  const logger = createLogger((l) => {
+    try {
+      process.stderr.write(l);
+    } catch {
+      /* nowhere left to say it */
+    }
+  }, parseLogLevel(process.env.AETHER_LOG, 'info'));
   let mount;
   try {
     mount = await runMountDaemon({ ...opts, token, logger });
