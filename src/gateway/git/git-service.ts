@@ -25,6 +25,7 @@ import { credentialEnv, GitError, redact, runGit } from './git-runner.js';
 import { importCommit, reusableContent, type ImportProgress } from './import.js';
 import { writeCommit, type GitIdentity } from './export.js';
 import { refFormatProblem, SHA1_RE } from './refs.js';
+import { LocalRemotePolicy } from './local-remotes.js';
 import {
   JOB_FAILED,
   JOB_QUEUED,
@@ -70,9 +71,11 @@ export class GitService {
   private completions = new Map<string, Promise<void>>();
   private readonly shutdown = new AbortController();
   private closed = false;
+  private readonly localRemotes: LocalRemotePolicy;
 
   constructor(private core: GatewayCore) {
     this.repo = new SourceRepo(core.db);
+    this.localRemotes = new LocalRemotePolicy({ dataDir: core.dataDir, allowLocalRemotes: core.allowLocalRemotes });
     core.onClose(() => this.close());
   }
 
@@ -110,6 +113,12 @@ export class GitService {
 
   // ---- remote access ----------------------------------------------------------------------------
 
+  /** Why tenant `tenantId` may not use remote `url` (local-remote confinement), or undefined. */
+  async remoteProblem(url: string, tenantId: string): Promise<string | undefined> {
+    const row = this.core.db.prepare('SELECT name FROM tenants WHERE id = ?').get(tenantId) as { name: string } | undefined;
+    return this.localRemotes.problem(url, row?.name === 'default');
+  }
+
   /** URL plus credential environment for talking to the source's remote. */
   private remoteAccess(source: SourceRow): RemoteAccess {
     const url = source.remote_url;
@@ -142,6 +151,8 @@ export class GitService {
 
   /** Fetch branches and tags (and, when needed, the exact ref) of the remote into the mirror. */
   private async fetch(source: SourceRow, gitDir: string, ref: string): Promise<void> {
+    const refused = await this.remoteProblem(source.remote_url, source.tenant_id);
+    if (refused) throw new JobError('REMOTE_NOT_ALLOWED', `the remote ${redact(source.remote_url)} ${refused}`);
     const a = this.remoteAccess(source);
     const opts = { cwd: gitDir, env: a.env, config: a.config, secrets: a.secrets, signal: this.shutdown.signal };
     const specs = ['+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*'];
@@ -185,6 +196,8 @@ export class GitService {
    * UNAVAILABLE (14). Messages carry git's reason with URLs redacted.
    */
   private async push(source: SourceRow, gitDir: string, commit: string, branch: string): Promise<void> {
+    const refused = await this.remoteProblem(source.remote_url, source.tenant_id);
+    if (refused) throw new ApiError(RpcCode.PERMISSION_DENIED, `refusing to push: the source's remote ${redact(source.remote_url)} ${refused}`);
     const a = this.remoteAccess(source);
     try {
       await runGit(['push', '--porcelain', '--quiet', a.url, `${commit}:refs/heads/${branch}`], {

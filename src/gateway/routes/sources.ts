@@ -10,7 +10,8 @@
 // visible under its own source.
 import type { Router } from '../http/router.js';
 import type { GatewayCore } from '../core.js';
-import { invalidArgument, notFound } from '../http/api-error.js';
+import { ApiError, invalidArgument, notFound } from '../http/api-error.js';
+import { RpcCode } from '../../protocol/rpc-status.js';
 import {
   decodePageToken,
   encodePageToken,
@@ -97,6 +98,8 @@ export function registerSourceRoutes(router: Router, core: GatewayCore): void {
     const remoteUrl = requireString(remote.remoteUrl, 'gitRemote.remoteUrl');
     const urlProblem = remoteUrlProblem(remoteUrl);
     if (urlProblem) throw invalidArgument(`gitRemote.remoteUrl ${urlProblem}`);
+    const refused = await git.remoteProblem(remoteUrl, ctx.principal.tenantId);
+    if (refused) throw new ApiError(RpcCode.PERMISSION_DENIED, `gitRemote.remoteUrl ${refused}`);
     const defaultRef = optionalString(remote.defaultRef, 'gitRemote.defaultRef') ?? 'main';
     const refProblem = importRefProblem(defaultRef);
     if (refProblem) throw invalidArgument(`gitRemote.defaultRef ${refProblem}`);

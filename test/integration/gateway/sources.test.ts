@@ -1,6 +1,7 @@
 // Sources, import/refresh/promote jobs and job polling against a real gateway and real git remotes
 // (seed 001 §28, §29; seed 000 "promote" and "long-running import" workflows).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { startTestGateway, type TestGateway } from '../../helpers/start-gateway.js';
 import { git, makeRemote, readSessionFile, startGitHttpServer, treeTotals, writeSessionFiles, type Remote } from '../../helpers/git-fixtures.js';
@@ -47,7 +48,8 @@ describe('sources', () => {
   let mainCommit: string;
 
   beforeAll(async () => {
-    t = await startTestGateway();
+    // Remotes live in temp dirs; other tenants may use local remotes only under an allowed root.
+    t = await startTestGateway({ allowLocalRemotes: [os.tmpdir()] });
     other = await t.tokenFor('other-tenant');
     remote = await makeRemote({
       'README.md': '# webapp\n',
