@@ -23,7 +23,8 @@ import { openSecret } from '../routes/secrets.js';
 import { newId } from '../../shared/digest.js';
 import { credentialEnv, GitError, redact, runGit } from './git-runner.js';
 import { importCommit, reusableContent, type ImportProgress } from './import.js';
-import { writeCommit, type GitIdentity } from './export.js';
+import { writeCommit, type GitIdentity, type IgnoredSummary } from './export.js';
+import { diffCommits, EMPTY_TREE, type DiffResult } from './diff.js';
 import { refFormatProblem, SHA1_RE } from './refs.js';
 import { LocalRemotePolicy } from './local-remotes.js';
 import {
@@ -36,6 +37,22 @@ import {
   type JobRow,
   type SourceRow,
 } from './source-repo.js';
+
+/** Outcome of GitService.commitSession. */
+export interface SessionCommitResult {
+  /** The new commit; the parent when nothing was created; "" for a dry run. */
+  commitId: string;
+  /** The commit it is based on ("" for a root commit). */
+  parentId: string;
+  /** A commit was created and pushed. */
+  created: boolean;
+  /** The tree equals the parent's. */
+  unchanged: boolean;
+  diff: DiffResult;
+  ignored: IgnoredSummary;
+  files: number;
+  bytes: number;
+}
 
 /** A job failure with a machine-readable code (v1ImportJob.errorCode). */
 export class JobError extends Error {
@@ -213,7 +230,7 @@ export class GitService {
       const line = porcelain.split('\n').find((l) => l.startsWith('!')) ?? '';
       const reason = /\[(?:remote )?rejected\]\s*\(?([^)]*)\)?/.exec(line)?.[1]?.trim() ?? '';
       if (line.includes('[rejected]')) {
-        throw new ApiError(RpcCode.ABORTED, `push of ${commit} to branch ${branch} was rejected (${reason || 'non-fast-forward'}): the branch has commits that are not in this session's history`);
+        throw new ApiError(RpcCode.ABORTED, `push of ${commit} to branch ${branch} was rejected (${reason || 'non-fast-forward'}): the branch has commits that are not in this session's history; start a new session from the updated source (source refresh, then session create) and redo the change there, or commit to a new branch`);
       }
       if (line.includes('[remote rejected]')) {
         throw new ApiError(RpcCode.FAILED_PRECONDITION, `the remote refused branch ${branch}: ${reason || 'remote rejected'}`);
@@ -228,9 +245,11 @@ export class GitService {
    * Commit tree `root` in the source's mirror and push it to the remote as refs/heads/<branch>.
    * The parent is the last commit this session pushed to that branch (so committing a session twice
    * to one branch makes a linear history), else `parent` (the session's base revision commit).
-   * Returns the commit id.
+   * Untracked files matched by the tree's .gitignore rules are left out unless `includeIgnored`.
+   * A tree equal to the parent's creates nothing (unless `allowEmpty`): `created` is false and
+   * `commitId` is the parent. `dryRun` builds the commit and its diff but neither keeps nor pushes it.
    */
-  async commitAndPush(opts: {
+  async commitSession(opts: {
     source: SourceRow;
     sessionId: string;
     root: string;
@@ -239,39 +258,111 @@ export class GitService {
     committer: GitIdentity;
     message: string;
     branch: string;
-  }): Promise<string> {
+    includeIgnored?: boolean;
+    allowEmpty?: boolean;
+    dryRun?: boolean;
+    statWidth?: number;
+  }): Promise<SessionCommitResult> {
     return this.withMirror(opts.source.id, async (gitDir) => {
       const sessionRef = `refs/aether/sessions/${opts.sessionId}/heads/${opts.branch}`;
-      let parent = (await this.revParse(gitDir, sessionRef)) ?? opts.parent;
-      if (parent && !(await this.commitExists(gitDir, parent))) {
-        // The mirror lost it (data dir copied without git/): fetch, then it must be there.
-        await this.fetch(opts.source, gitDir, parent).catch(() => undefined);
-        if (!(await this.commitExists(gitDir, parent))) {
-          throw new ApiError(RpcCode.FAILED_PRECONDITION, `the session's base commit ${parent} is no longer available in the source mirror`);
-        }
-      }
-      let commit: string;
+      const parent = await this.usableParent(opts.source, gitDir, (await this.revParse(gitDir, sessionRef)) ?? opts.parent);
+      const ref = `refs/aether/${opts.dryRun ? 'dryrun' : 'commits'}/${newId('c', opts.committer.when)}`;
+      const written = await this.write(gitDir, opts.root, parent, ref, opts.includeIgnored, { author: opts.author, committer: opts.committer, message: opts.message });
       try {
-        ({ commit } = await writeCommit({
-          core: this.core,
-          repo: this.repo,
-          gitDir,
-          root: opts.root,
-          parent: parent || undefined,
-          author: opts.author,
-          committer: opts.committer,
-          message: opts.message,
-          ref: `refs/aether/commits/${newId('c', opts.committer.when)}`,
-          signal: this.shutdown.signal,
-        }));
+        const unchanged = (await this.treeOf(gitDir, written.commit)) === (parent ? await this.treeOf(gitDir, parent) : EMPTY_TREE);
+        const diff = await diffCommits(gitDir, parent || EMPTY_TREE, written.commit, { statWidth: opts.statWidth, signal: this.shutdown.signal });
+        const base = { parentId: parent, diff, ignored: written.ignored, unchanged, files: written.files, bytes: written.bytes };
+        if (opts.dryRun) return { ...base, commitId: '', created: false };
+        if (unchanged && !opts.allowEmpty) {
+          await this.dropRef(gitDir, ref);
+          return { ...base, commitId: parent, created: false };
+        }
+        await this.push(opts.source, gitDir, written.commit, opts.branch);
+        await runGit(['update-ref', sessionRef, written.commit], { cwd: gitDir, signal: this.shutdown.signal });
+        return { ...base, commitId: written.commit, created: true };
       } catch (err) {
-        if (err instanceof GitError) throw new ApiError(RpcCode.INTERNAL, `writing the commit failed: ${err.message}`);
+        await this.dropRef(gitDir, ref);
         throw err;
+      } finally {
+        if (opts.dryRun) await this.dropRef(gitDir, ref);
       }
-      await this.push(opts.source, gitDir, commit, opts.branch);
-      await runGit(['update-ref', sessionRef, commit], { cwd: gitDir, signal: this.shutdown.signal });
-      return commit;
     });
+  }
+
+  /**
+   * Diff of a session tree against the commit it started from (`parent`), or against another
+   * tree of the session (`againstRoot`, a checkpoint), with the same .gitignore filtering a
+   * commit applies. Nothing is kept in the mirror.
+   */
+  async diffSession(opts: { source: SourceRow; root: string; parent: string; againstRoot?: string; paths?: string[]; includeIgnored?: boolean; statWidth?: number }): Promise<{ from: string; diff: DiffResult; ignored: IgnoredSummary }> {
+    return this.withMirror(opts.source.id, async (gitDir) => {
+      const parent = await this.usableParent(opts.source, gitDir, opts.parent);
+      const who: GitIdentity = { name: 'aether', email: 'aether@aether.local', when: this.core.clock.now() };
+      const meta = { author: who, committer: who, message: 'aether diff\n' };
+      const refs: string[] = [];
+      const temp = async (root: string) => {
+        const ref = `refs/aether/dryrun/${newId('d', who.when)}`;
+        refs.push(ref);
+        return this.write(gitDir, root, parent, ref, opts.includeIgnored, meta);
+      };
+      try {
+        const head = await temp(opts.root);
+        const from = opts.againstRoot ? (await temp(opts.againstRoot)).commit : parent || EMPTY_TREE;
+        const diff = await diffCommits(gitDir, from, head.commit, { paths: opts.paths, statWidth: opts.statWidth, signal: this.shutdown.signal });
+        return { from: opts.againstRoot ? '' : parent, diff, ignored: head.ignored };
+      } finally {
+        for (const r of refs) await this.dropRef(gitDir, r);
+      }
+    });
+  }
+
+  /** `parent` if the mirror has it (fetching once when it does not); "" stays "". */
+  private async usableParent(source: SourceRow, gitDir: string, parent: string): Promise<string> {
+    if (parent && !(await this.commitExists(gitDir, parent))) {
+      // The mirror lost it (data dir copied without git/): fetch, then it must be there.
+      await this.fetch(source, gitDir, parent).catch(() => undefined);
+      if (!(await this.commitExists(gitDir, parent))) {
+        throw new ApiError(RpcCode.FAILED_PRECONDITION, `the session's base commit ${parent} is no longer available in the source mirror`);
+      }
+    }
+    return parent;
+  }
+
+  /** fast-import `root` as a commit on `ref`, filtering ignored files against `parent`'s tree. */
+  private async write(gitDir: string, root: string, parent: string, ref: string, includeIgnored: boolean | undefined, meta: { author: GitIdentity; committer: GitIdentity; message: string }) {
+    const tracked = includeIgnored ? undefined : await this.trackedPaths(gitDir, parent);
+    try {
+      return await writeCommit({
+        core: this.core,
+        repo: this.repo,
+        gitDir,
+        root,
+        parent: parent || undefined,
+        ...meta,
+        ref,
+        ...(tracked ? { ignore: { tracked } } : {}),
+        signal: this.shutdown.signal,
+      });
+    } catch (err) {
+      if (err instanceof GitError) throw new ApiError(RpcCode.INTERNAL, `writing the commit failed: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** Every path (files, symlinks, gitlinks) in `commit`'s tree; empty for "". */
+  private async trackedPaths(gitDir: string, commit: string): Promise<Set<string>> {
+    if (!commit) return new Set();
+    const out = await runGit(['ls-tree', '-r', '-z', '--name-only', '--full-tree', commit], { cwd: gitDir, signal: this.shutdown.signal });
+    return new Set(out.stdout.toString('utf8').split('\0').filter(Boolean));
+  }
+
+  private async treeOf(gitDir: string, commit: string): Promise<string> {
+    const out = await runGit(['rev-parse', '--verify', `${commit}^{tree}`], { cwd: gitDir, signal: this.shutdown.signal });
+    return out.stdout.toString('utf8').trim();
+  }
+
+  private async dropRef(gitDir: string, ref: string): Promise<void> {
+    await runGit(['update-ref', '-d', ref], { cwd: gitDir }).catch(() => undefined);
   }
 
   /** The commit a ref points to in the mirror, or undefined. */

@@ -3,7 +3,9 @@
 // in the tenant's CAS (content-defined chunks) and builds the tree bottom-up in one pass.
 //
 // Mapping: 100644 → regular 0644, 100755 → regular 0755, 120000 → symlink whose target is the blob,
-// 160000 (submodule gitlinks) → skipped and counted. Every entry's mtime is the commit time.
+// 160000 (submodule gitlinks) → an empty read-only directory carrying the submodule commit in the
+// reserved xattr (see git/gitlink.ts), counted apart from files. Every entry's mtime is the commit
+// time.
 // Empty directories do not exist in git, so none are created.
 //
 // Invariant: files whose git blob id is in `reuse` (content already in this tenant's CAS from an
@@ -14,6 +16,7 @@ import { sha256 } from '../../shared/digest.js';
 import { CatFileBatch } from './cat-file.js';
 import { runGit } from './git-runner.js';
 import type { SourceRepo } from './source-repo.js';
+import { gitlinkXattrs } from './gitlink.js';
 
 /** Size, content hash and extents of a stored file. */
 export interface FileContent {
@@ -29,8 +32,8 @@ export interface ImportProgress {
 
 export interface ImportResult extends ImportProgress {
   root: string;
-  /** Submodule entries that were skipped. */
-  skippedGitlinks: number;
+  /** Submodule entries (kept as gitlink directories, not counted as files). */
+  gitlinks: number;
   /** Commit time, epoch ms. */
   commitTime: number;
 }
@@ -114,9 +117,9 @@ export async function importCommit(opts: {
   try {
     const commitTime = commitTimeOf((await cat.read(commit)).data);
     const entries: LsTreeEntry[] = [];
-    let skippedGitlinks = 0;
+    const gitlinks: LsTreeEntry[] = [];
     for (const e of all) {
-      if (e.type === 'commit' || e.mode === '160000') skippedGitlinks++;
+      if (e.type === 'commit' || e.mode === '160000') gitlinks.push(e);
       else if (e.type === 'blob') entries.push(e);
     }
     const files = new Map<string, Promise<FileContent>>();
@@ -176,7 +179,7 @@ export async function importCommit(opts: {
 
     // Build the tree bottom-up: one put per directory.
     const top: DirNode = { kids: new Map() };
-    entries.forEach((e, i) => {
+    const place = (e: LsTreeEntry, entry: TreeEntry) => {
       const parts = e.path.split('/');
       let dir = top;
       for (const part of parts.slice(0, -1)) {
@@ -187,14 +190,16 @@ export async function importCommit(opts: {
         }
         dir = d;
       }
-      dir.kids.set(parts[parts.length - 1]!, results[i]!);
-    });
+      dir.kids.set(parts[parts.length - 1]!, entry);
+    };
+    entries.forEach((e, i) => place(e, results[i]!));
+    for (const g of gitlinks) place(g, { t: 'd', m: S_IFDIR | 0o555, mt: commitTime, tr: core.trees.emptyTree, xa: gitlinkXattrs(g.sha) });
     const put = (node: DirNode): Array<[string, TreeEntry]> =>
       [...node.kids].map(([name, k]) => [name, isDir(k) ? { t: 'd', m: S_IFDIR | 0o755, mt: commitTime, tr: core.trees.put({ e: put(k) }) } : k]);
     const root = core.db.transaction(() => core.trees.put({ e: put(top), root: { m: S_IFDIR | 0o755, mt: commitTime } }))();
     repo.recordGitBlobIds(newIds);
     opts.onProgress?.({ ...progress });
-    return { root, ...progress, skippedGitlinks, commitTime };
+    return { root, ...progress, gitlinks: gitlinks.length, commitTime };
   } finally {
     cat.close();
   }
