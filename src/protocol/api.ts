@@ -296,7 +296,7 @@ export interface paths {
         };
         /**
          * Diff the session against its base revision or a checkpoint
-         * @description What a commit would change: the session tree (with the same `.gitignore` filtering a commit applies) against the commit of the revision the session started from, or against a checkpoint of the session (`checkpointLabel` or `checkpointId`). `diff.stat` is exactly `git diff --stat=<statWidth>`. Nothing is pushed or kept. Code 9 for a session without a git source; code 5 for an unknown checkpoint; code 3 for a bad path or statWidth.
+         * @description **Aether extension** (not in the seed contract): users need to see what a commit would change before making it. The session tree (with the same `.gitignore` filtering a commit applies) against the commit of the revision the session started from, or against a checkpoint of the session (`checkpointLabel` or `checkpointId`). `diff.stat` is exactly `git diff --stat=<statWidth>`. Nothing is pushed or kept. Code 9 for a session without a git source; code 5 for an unknown checkpoint; code 3 for a bad path or statWidth.
          */
         get: operations["SessionService_Diff"];
         put?: never;
@@ -1960,6 +1960,7 @@ export interface components {
             created?: boolean;
             /** @description **Aether extension**: the parent commit ("" for a root commit). */
             parentId?: string;
+            /** @description **Aether extension**: what the commit changes against its parent (`git diff --stat` included) and what `.gitignore` left out. */
             diff?: components["schemas"]["v1SessionDiff"];
         };
         /** @description **Aether extension**: a session's changes (GET /v1/sessions/{sessionId}/diff). */
@@ -3552,6 +3553,8 @@ export interface components {
             labels?: {
                 [key: string]: string;
             };
+            /** @description **Aether extension**: the source's newest import/refresh/promote job — its live counts while it runs and `errorCode`/`errorMessage` when it failed (a FAILED source says why). */
+            lastJob?: components["schemas"]["v1ImportJob"];
         };
         /**
          * @description A page of sources.

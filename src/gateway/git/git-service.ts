@@ -62,6 +62,12 @@ export class JobError extends Error {
   }
 }
 
+/** How long `probeRemote` waits for `git ls-remote`. */
+const PROBE_TIMEOUT_MS = 60_000;
+
+/** The parts of a source row needed to talk to its remote. */
+export type RemoteSpec = Pick<SourceRow, 'id' | 'tenant_id' | 'remote_url' | 'credentials_secret_id'>;
+
 interface RemoteAccess {
   url: string;
   env: Record<string, string>;
@@ -136,8 +142,38 @@ export class GitService {
     return this.localRemotes.problem(url, row?.name === 'default');
   }
 
+  /**
+   * Check, before a source is created, that its remote answers (`git ls-remote`) and has `ref`:
+   * FAILED_PRECONDITION when it cannot be read, NOT_FOUND (naming what it has) when the ref is
+   * missing. A commit id cannot be checked this way and is left to the import.
+   */
+  async probeRemote(remote: RemoteSpec, ref: string): Promise<void> {
+    const a = this.remoteAccess(remote);
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
+    let out: string;
+    try {
+      out = (await runGit(['ls-remote', '--symref', a.url], { env: a.env, config: a.config, secrets: a.secrets, signal })).stdout.toString('utf8');
+    } catch (err) {
+      throw new ApiError(RpcCode.FAILED_PRECONDITION, `cannot read the git remote ${redact(remote.remote_url)}: ${signal.aborted && !this.shutdown.signal.aborted ? `no answer within ${PROBE_TIMEOUT_MS / 1000} s` : gitMessage(err, a.secrets)}`);
+    }
+    if (SHA1_RE.test(ref)) return;
+    const refs = new Set<string>();
+    for (const line of out.split('\n')) {
+      const tab = line.indexOf('\t');
+      if (tab > 0 && !line.startsWith('ref: ')) refs.add(line.slice(tab + 1));
+    }
+    const wanted = ref === 'HEAD' ? ['HEAD'] : ref.startsWith('refs/') ? [ref] : [`refs/heads/${ref}`, `refs/tags/${ref}`];
+    if (wanted.some((w) => refs.has(w))) return;
+    const list = (prefix: string) => [...refs].filter((r) => r.startsWith(prefix) && !r.endsWith('^{}')).map((r) => r.slice(prefix.length));
+    const heads = list('refs/heads/');
+    const tags = list('refs/tags/');
+    const some = (xs: string[]) => xs.slice(0, 10).join(', ') + (xs.length > 10 ? `, … (${xs.length} in all)` : '');
+    const has = heads.length || tags.length ? `it has ${heads.length ? `branches ${some(heads)}` : 'no branches'}${tags.length ? `; tags ${some(tags)}` : ''}` : 'it has no branches or tags (an empty repository?)';
+    throw new ApiError(RpcCode.NOT_FOUND, `ref ${JSON.stringify(ref)} was not found in the git remote ${redact(remote.remote_url)}: ${has}`);
+  }
+
   /** URL plus credential environment for talking to the source's remote. */
-  private remoteAccess(source: SourceRow): RemoteAccess {
+  private remoteAccess(source: RemoteSpec): RemoteAccess {
     const url = source.remote_url;
     const access: RemoteAccess = { url, env: {}, config: [], secrets: [] };
     if (!source.credentials_secret_id) return access;
@@ -482,7 +518,22 @@ export class GitService {
       await this.fetch(source, gitDir, ref);
       const commit = await this.resolve(gitDir, ref);
       const existing = this.repo.findImportRevision(source.id, commit);
-      const prevRoot = existing?.root ?? this.latestRoot(source);
+      if (existing) {
+        // Already imported (a revision is immutable): report its counts, read nothing again.
+        const totals = { files: 0, bytes: 0 };
+        for (const { entry } of this.core.trees.walk(existing.root, '/')) {
+          if (entry.t === 'f') {
+            totals.files++;
+            totals.bytes += entry.s ?? 0;
+          } else if (entry.t === 'l') {
+            totals.files++;
+            totals.bytes += Buffer.byteLength(entry.tg ?? '');
+          }
+        }
+        this.update(job.id, totals);
+        return { revisionId: existing.id, ...totals };
+      }
+      const prevRoot = this.latestRoot(source);
       const result = await importCommit({
         core: this.core,
         repo: this.repo,
@@ -496,7 +547,6 @@ export class GitService {
         if (err instanceof GitError) throw new JobError('GIT_READ_FAILED', `reading commit ${commit} failed: ${err.message}`);
         throw err;
       });
-      if (existing && existing.root === result.root) return { revisionId: existing.id, files: result.files, bytes: result.bytes };
       const now = this.core.clock.now();
       const revisionId = newId('rev', now);
       const gitRef = SHA1_RE.test(ref) || ref.startsWith('refs/') || ref === 'HEAD' ? ref : await this.fullRefName(gitDir, ref);

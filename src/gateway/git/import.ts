@@ -88,6 +88,8 @@ export function reusableContent(core: GatewayCore, repo: SourceRepo, root: strin
 const IN_FLIGHT = 8;
 /** Progress is reported every this many files. */
 export const PROGRESS_EVERY = 200;
+/** …and at least this often (ms) while files are being read. */
+const PROGRESS_MS = 500;
 
 interface DirNode {
   kids: Map<string, DirNode | TreeEntry>;
@@ -152,6 +154,7 @@ export async function importCommit(opts: {
 
     const results: TreeEntry[] = new Array(entries.length);
     const progress: ImportProgress = { files: 0, bytes: 0 };
+    let lastReport = Date.now();
     let next = 0;
     let stop = false;
     const worker = async () => {
@@ -167,7 +170,12 @@ export async function importCommit(opts: {
         }
         progress.files++;
         progress.bytes += e.size;
-        if (progress.files % PROGRESS_EVERY === 0) opts.onProgress?.({ ...progress });
+        // Every PROGRESS_EVERY files, and at least every PROGRESS_MS (large files).
+        const now = Date.now();
+        if (progress.files % PROGRESS_EVERY === 0 || now - lastReport >= PROGRESS_MS) {
+          lastReport = now;
+          opts.onProgress?.({ ...progress });
+        }
       }
     };
     const guarded = () =>
