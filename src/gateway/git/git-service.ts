@@ -1,6 +1,6 @@
 // The gateway's git side: one bare mirror per source at `<dataDir>/git/<sourceId>.git`, the
-// background job queue that imports, refreshes and promotes sources, and commit + push of a
-// session tree. One GitService per GatewayCore (`gitService(core)`), shared by the source,
+// background job queue that imports, refreshes and promotes sources, the up-front remote probe
+// (`git ls-remote`) of a new source, and commit (+ dry run, diff) + push of a session tree. One GitService per GatewayCore (`gitService(core)`), shared by the source,
 // session and commit routes.
 //
 // Invariants:
@@ -10,6 +10,8 @@
 //   shutdown goes back to QUEUED and is resumed by the next gateway on the same data dir.
 // - A failed refresh never takes a READY source down: only a source without any revision becomes
 //   FAILED.
+// - Every fetch and push first passes the local-remote policy (git/local-remotes.ts).
+// - Temporary commits (dry runs, diffs, no-op commits) never keep a ref in the mirror.
 // - Credentials (the tenant-scoped secret named by `credentialsSecretId`: "user:password", or a
 //   bare token sent as user "x-access-token") reach git only through the child's environment;
 //   remote URLs are redacted in every message. A missing secret is logged and the fetch proceeds

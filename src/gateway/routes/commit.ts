@@ -1,14 +1,20 @@
-// Route family: git commits of a session (POST /v1/sessions/{sessionId}/commit).
+// Route family: git commits of a session (POST /v1/sessions/{sessionId}/commit) and what they
+// would change (GET /v1/sessions/{sessionId}/diff, an Aether extension).
 //
 // The session tree becomes one real git commit in its source's mirror (fast-import; see
 // git/export.ts) whose parent is the commit of the revision the session started from
 // (baseFingerprint) — or, when this session already pushed to that branch, its previous commit
 // there — authored as given (default: the caller's principal); it is then pushed to the
-// source's remote as refs/heads/<branchName> with a normal (non-force) push.
+// source's remote as refs/heads/<branchName> with a normal (non-force) push. Untracked files the
+// tree's .gitignore matches are left out unless `includeIgnored`; a tree equal to the parent's is
+// a no-op (`created: false`) unless `allowEmpty`; `dryRun` builds and diffs but keeps nothing.
+// The diff route builds the same filtered tree and diffs it against the base revision or a
+// checkpoint; both answer git's own `--stat` text.
 //
 // Refusals: INVALID_ARGUMENT for a missing message, a bad author or a branch name git would reject;
 // FAILED_PRECONDITION while an approval is pending and for sessions without a git source;
-// ABORTED when the remote branch moved elsewhere (non-fast-forward push).
+// ABORTED when the remote branch moved elsewhere (non-fast-forward push); PERMISSION_DENIED when
+// the source's local remote is not allowed (git/local-remotes.ts).
 import type { Router } from '../http/router.js';
 import type { GatewayCore } from '../core.js';
 import { failedPrecondition, invalidArgument, notFound } from '../http/api-error.js';
