@@ -5,18 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { startTestGateway, type TestGateway } from '../../helpers/start-gateway.js';
-import { makeRemote, writeSessionFiles, type Remote } from '../../helpers/git-fixtures.js';
+import { makeRemote, waitJob, writeSessionFiles, type Remote } from '../../helpers/git-fixtures.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 
-async function waitJob(t: TestGateway, sourceId: string, jobId: string, token?: string): Promise<any> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const r = await t.call('GET', `/v1/sources/${sourceId}/jobs/${jobId}`, undefined, token);
-    if (r.body.state === 'UNDERLAY_IMPORT_JOB_STATE_SUCCEEDED' || r.body.state === 'UNDERLAY_IMPORT_JOB_STATE_FAILED') return r.body;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${r.body.state}`);
-    await new Promise((r2) => setTimeout(r2, 50));
-  }
-}
 
 describe('local remotes: default policy (embedded single-user gateway)', () => {
   let t: TestGateway;

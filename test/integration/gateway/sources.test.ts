@@ -4,23 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startTestGateway, type TestGateway } from '../../helpers/start-gateway.js';
-import { git, makeRemote, readSessionFile, startGitHttpServer, treeTotals, writeSessionFiles, type Remote } from '../../helpers/git-fixtures.js';
+import { git, makeRemote, readSessionFile, startGitHttpServer, treeTotals, waitJob, writeSessionFiles, type Remote } from '../../helpers/git-fixtures.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { startGateway } from '../../../src/gateway/server.js';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const SHA = /^[0-9a-f]{40}$/;
 
-async function waitJob(t: TestGateway, sourceId: string, jobId: string, token?: string): Promise<any> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const r = await t.call('GET', `/v1/sources/${sourceId}/jobs/${jobId}`, undefined, token);
-    expect(r.status).toBe(200);
-    if (r.body.state === 'UNDERLAY_IMPORT_JOB_STATE_SUCCEEDED' || r.body.state === 'UNDERLAY_IMPORT_JOB_STATE_FAILED') return r.body;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${r.body.state}`);
-    await new Promise((r2) => setTimeout(r2, 50));
-  }
-}
 
 function expectQueuedJob(body: any, sourceId: string): void {
   expect(Object.keys(body).sort()).toEqual(

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { IgnoreMatcher, parseIgnore } from '../../../src/gateway/git/ignore.js';
 import { git } from '../../helpers/git-fixtures.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
+import { Rng } from '../../helpers/fs-model.js';
 
 function matcher(files: Record<string, string>): IgnoreMatcher {
   return new IgnoreMatcher((dir) => files[dir === '' ? '.gitignore' : `${dir}/.gitignore`]);
@@ -55,18 +56,6 @@ describe('gitignore rules', () => {
 });
 
 // ---- differential ---------------------------------------------------------------------------------
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DIRS = ['a', 'b', 'src', 'build', 'node_modules', 'x.d', 'deep'];
 const FILES = ['foo.txt', 'bar.js', 'a.o', '.env', 'build', 'x', 'log.log', 'keep.o', 'Foo.TXT'];
@@ -128,7 +117,8 @@ describe('gitignore matcher vs real git (differential)', () => {
     let compared = 0;
     let ignoredSeen = 0;
     for (let c = 0; c < Number(process.env.IGNORE_CASES ?? 60); c++) {
-      const r = rng(1000 + c);
+      const prng = new Rng(1000 + c);
+      const r = () => prng.u32() / 4294967296;
       const repo = path.join(tmp.dir, `case${c}`);
       await git(tmp.dir, 'init', '--quiet', repo);
       const { files, dirs } = randomTree(r);
