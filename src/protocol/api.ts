@@ -3399,8 +3399,9 @@ export interface components {
             egressGb?: number;
         };
         /**
-         * @description Content-addressed storage counters. blobsServed, bytesServed and bytesReceived count since gateway start; blobsStored and bytesStored are totals on disk. **Aether extension** (not in the seed contract): seed 000 names `GET /v1/metrics/cas` but documents no response shape; this one lets clients and benchmarks verify that borrowed segments and caching avoid transfers.
+         * @description Content-addressed storage counters of the caller's tenant: the blobs it references and the traffic it caused since gateway start. Only the gateway administrator (the token in `<data>/admin-token`) also receives `gateway`, the same figures for the whole gateway; other tenants never see gateway-wide or other tenants' figures. Fields may be added at both levels. **Aether extension** (not in the seed contract): seed 000 names `GET /v1/metrics/cas` but documents no response shape; this one lets clients and benchmarks verify that borrowed segments and caching avoid transfers.
          * @example {
+         *       "tenantId": "tenant_01J9ZK3Y3Q",
          *       "blobsStored": "4211",
          *       "bytesStored": "14829203",
          *       "blobsServed": "1200",
@@ -3410,32 +3411,80 @@ export interface components {
          */
         v1CasMetrics: {
             /**
+             * @description The tenant these figures belong to (the caller's).
+             * @example tenant_01J9ZK3Y3Q
+             */
+            tenantId?: string;
+            /**
              * Format: int64
-             * @description Distinct blobs stored.
+             * @description Distinct blobs stored (referenced by the caller's tenant).
              * @example 4211
              */
             blobsStored?: string;
             /**
              * Format: int64
-             * @description Bytes of stored blobs.
+             * @description Bytes of those blobs.
              * @example 14829203
              */
             bytesStored?: string;
             /**
              * Format: int64
-             * @description Blob reads answered (blob route, full or partial).
+             * @description Blob reads answered (blob route, full or partial) since gateway start.
              * @example 1200
              */
             blobsServed?: string;
             /**
              * Format: int64
-             * @description Blob bytes sent.
+             * @description Blob bytes sent since gateway start.
              * @example 5242880
              */
             bytesServed?: string;
             /**
              * Format: int64
-             * @description Content bytes received in mutations (data segments, write contents).
+             * @description Content bytes received in mutations (data segments, write contents) since gateway start.
+             * @example 1048576
+             */
+            bytesReceived?: string;
+            gateway?: components["schemas"]["v1CasCounters"];
+        };
+        /**
+         * @description Gateway-wide CAS counters (blobsStored/bytesStored: everything on disk; the rest since gateway start), shown to the gateway administrator only. **Aether extension**.
+         * @example {
+         *       "blobsStored": "4211",
+         *       "bytesStored": "14829203",
+         *       "blobsServed": "1200",
+         *       "bytesServed": "5242880",
+         *       "bytesReceived": "1048576"
+         *     }
+         */
+        v1CasCounters: {
+            /**
+             * Format: int64
+             * @description Distinct blobs stored (on disk, all tenants).
+             * @example 4211
+             */
+            blobsStored?: string;
+            /**
+             * Format: int64
+             * @description Bytes of those blobs.
+             * @example 14829203
+             */
+            bytesStored?: string;
+            /**
+             * Format: int64
+             * @description Blob reads answered (blob route, full or partial) since gateway start.
+             * @example 1200
+             */
+            blobsServed?: string;
+            /**
+             * Format: int64
+             * @description Blob bytes sent since gateway start.
+             * @example 5242880
+             */
+            bytesServed?: string;
+            /**
+             * Format: int64
+             * @description Content bytes received in mutations (data segments, write contents) since gateway start.
              * @example 1048576
              */
             bytesReceived?: string;

@@ -131,6 +131,7 @@ export type ReportTestResultsResponse = Schemas['v1ReportTestResultsResponse'];
 export type SessionAnalytics = Schemas['v1SessionAnalytics'];
 export type TenantUsage = Schemas['v1TenantUsage'];
 export type CasMetrics = Schemas['v1CasMetrics'];
+export type CasCounters = Schemas['v1CasCounters'];
 export type GitRemoteConfig = Schemas['v1GitRemoteConfig'];
 export type CreateSourceRequest = Schemas['v1CreateSourceRequest'];
 export type Source = Schemas['v1Source'];

@@ -8,6 +8,7 @@
 // Callers: cli/commands/index.ts; the embedded gateway spawns `gateway serve` (embedded-gateway.ts).
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { createLogger, parseLogLevel } from '../../shared/log.js';
 import { UserError } from '../../shared/errors.js';
 import { defineCommand, intOption } from '../command.js';
@@ -58,6 +59,9 @@ export const gatewayServe = defineCommand<ServeArgs>({
   },
   handler: async (args, ctx) => {
     const dataDir = dataDirOf(ctx, args.data);
+    // Everything the gateway process creates — including git's files in mirrors — is private to
+    // this user whatever the caller's umask (the data dir's policy, gateway/data-dir.ts).
+    if (isMainThread) process.umask(0o077);
     const logger = createLogger((l) => ctx.io.stderr.write(l), parseLogLevel(ctx.io.env.AETHER_LOG, 'info'));
     const signal = ctx.interruptSignal();
     // Loaded lazily: the gateway pulls in SQLite, which other commands never need.

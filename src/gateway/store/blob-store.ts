@@ -35,8 +35,8 @@ export class DiskBlobStore implements BlobStore {
   }
 
   async init(): Promise<void> {
-    await fsp.mkdir(this.blobDir, { recursive: true });
-    await fsp.mkdir(this.tmpDir, { recursive: true });
+    await fsp.mkdir(this.blobDir, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
   }
 
   pathOf(hash: string): string {
@@ -56,11 +56,11 @@ export class DiskBlobStore implements BlobStore {
     }
     const dir = path.dirname(dest);
     if (!this.dirsMade.has(dir)) {
-      await fsp.mkdir(dir, { recursive: true });
+      await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
       this.dirsMade.add(dir);
     }
     const tmp = path.join(this.tmpDir, `${hash.slice(7, 23)}-${randomBytes(6).toString('hex')}`);
-    const fh = await fsp.open(tmp, 'w', 0o444);
+    const fh = await fsp.open(tmp, 'w', 0o400); // private to the gateway's user (data-dir.ts)
     try {
       await fh.writeFile(data);
       await fh.sync();
