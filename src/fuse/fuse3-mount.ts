@@ -532,6 +532,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
 
   const mountOpts = ['subtype=aether', `fsname=${opts.fsname.replace(/[,\s]/g, '_')}`, 'default_permissions'];
   if (opts.readOnly) mountOpts.push('ro');
+  if (opts.allowOther) mountOpts.push('allow_other');
   const args = ['-o', mountOpts.join(',')];
   if (opts.debug) args.push('-d');
   handle = native.mount(

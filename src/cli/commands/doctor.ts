@@ -8,6 +8,7 @@ import { defineCommand } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { configFileCheck, fuseChecks, systemProbes, type DoctorCheck } from '../doctor-checks.js';
 import { liveEmbeddedState } from '../embedded-gateway.js';
+import { allowOtherCheck, readFuseConf } from '../allow-other.js';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 
@@ -89,7 +90,7 @@ export const doctor = defineCommand<Record<string, never>>({
   parse: () => ({}),
   handler: async (_args, ctx) => {
     const probes = systemProbes(ctx.io.env);
-    const checks: DoctorCheck[] = [...(await fuseChecks(probes)), await configFileCheck(ctx.config().store.path), ...(await gatewayChecks(ctx))];
+    const checks: DoctorCheck[] = [...(await fuseChecks(probes)), allowOtherCheck(process.getuid?.() ?? 0, await readFuseConf()), await configFileCheck(ctx.config().store.path), ...(await gatewayChecks(ctx))];
     const failed = checks.filter((c) => c.status === 'fail');
     const ok = failed.length === 0;
     const c = ctx.out.colors;
