@@ -73,6 +73,7 @@ enum {
   OP_LOCK,
   OP_UTIMENS,
   OP_FLOCK,
+  OP_FALLOCATE,
   OP_COUNT
 };
 
@@ -86,6 +87,7 @@ static const char *const OP_NAMES[OP_COUNT] = {
     [OP_GETXATTR] = "getxattr",       [OP_LISTXATTR] = "listxattr", [OP_REMOVEXATTR] = "removexattr",
     [OP_READDIR] = "readdir",         [OP_ACCESS] = "access",       [OP_CREATE] = "create",
     [OP_LOCK] = "lock",               [OP_UTIMENS] = "utimens",     [OP_FLOCK] = "flock",
+    [OP_FALLOCATE] = "fallocate",
 };
 
 enum { EV_REQUEST = 0, EV_INTERRUPT = 1, EV_MOUNTED = 2, EV_INVALIDATED = 3, EV_STOPPED = 4 };
@@ -651,6 +653,20 @@ static int a_flock(const char *path, struct fuse_file_info *fi, int op) {
   return dispatch(&r);
 }
 
+// fallocate(2): the kernel has checked the descriptor (EBADF, EISDIR, ESPIPE), offset/len (EINVAL,
+// EFBIG) and the mode combinations it forwards; JS gets mode in `a`, offset and length as int64.
+static int a_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi) {
+  struct req r;
+  req_init(&r, OP_FALLOCATE);
+  r.path = path;
+  set_fi_fh(&r, fi);
+  r.a = mode;
+  r.has_xy = 1;
+  r.x = off;
+  r.y = len;
+  return dispatch(&r);
+}
+
 static void *a_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
   struct mount *m = cur_mount();
   cfg->use_ino = 1;        // st_ino comes from the core: stable while mounted
@@ -705,6 +721,7 @@ static struct fuse_operations make_ops(int kernel_locks) {
   o.access = a_access;
   o.create = a_create;
   o.utimens = a_utimens;
+  o.fallocate = a_fallocate;
   o.init = a_init;
   if (kernel_locks) {
     o.lock = a_lock;

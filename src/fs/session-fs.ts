@@ -26,6 +26,7 @@ import type { Logger } from '../shared/log.js';
 import { nullLogger } from '../shared/log.js';
 import { sha256 } from '../shared/digest.js';
 import { Errno, FsError, fromGatewayError, fsError } from './fs-error.js';
+import { fallocate } from './fallocate.js'; // [posix hook]
 import { RangeSet } from './range-set.js';
 import { StagingArea, findOrphans, type JournalRecord } from './staging.js';
 
@@ -1031,13 +1032,14 @@ export class SessionFilesystem {
     }
   }
 
-  async write(fh: number, data: Buffer, offset: number): Promise<number> {
+  /** `positional`: write at `offset` even on an O_APPEND handle (fallocate's zeroing). */
+  async write(fh: number, data: Buffer, offset: number, positional = false): Promise<number> {
     this.assertWritable();
     const h = this.handle(fh);
     const node = h.node;
     if (node.kind !== 'file') throw fsError('EISDIR');
     return this.withNodeLock(node, async () => {
-      const pos = h.flags & O_APPEND ? node.size : offset;
+      const pos = h.flags & O_APPEND && !positional ? node.size : offset;
       const d = this.markDirty(node);
       const fd = await this.stagingFd(d);
       let done = 0;
@@ -1050,6 +1052,23 @@ export class SessionFilesystem {
       node.mtime = node.ctime = this.clock.now();
       return data.length;
     });
+  }
+
+  // [posix hook] fallocate(2): the mode logic lives in ./fallocate.ts, over three handle primitives.
+  async fallocate(fh: number, mode: number, offset: number, length: number): Promise<void> {
+    this.assertWritable();
+    const h = this.handle(fh);
+    await fallocate(
+      {
+        stat: async () => ({ size: h.node.size, isFile: h.node.kind === 'file' }),
+        setSize: (_fh, size) => this.truncateNode(h.node, size),
+        writeAt: async (f, data, pos) => void (await this.write(f, data, pos, true)),
+      },
+      fh,
+      mode,
+      offset,
+      length,
+    );
   }
 
   async truncate(path: string, size: number): Promise<void> {

@@ -6,7 +6,8 @@
 //     mounts and HTTP clients see them; released on close and on unmount;
 //   - exact cache invalidation: long attribute/entry lifetimes and page-cache reuse across opens
 //     (kernel_cache), dropped exactly when the remote watcher reports a change (invalidate());
-//   - 1 MiB writes, multithreaded dispatch into this one event loop, interruptible requests.
+//   - 1 MiB writes, multithreaded dispatch into this one event loop, interruptible requests;
+//   - fallocate (mode 0, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE: src/fs/fallocate.ts).
 //
 // Kernel-cache invariants kept here (the core knows nothing of the kernel):
 //   - the other names of a hard-linked file (nlink > 1) are invalidated after link, write,
@@ -400,6 +401,17 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
             if (Number.isNaN(mt)) mt = cur.mtime;
           }
           await fs.utimens(p, at, mt);
+        });
+      case O.fallocate:
+        return run(id, 'fallocate', { path, fh: h, mode: a, offset: String(x), length: String(y) }, async () => {
+          if (h === undefined) throw new FsError(Errno.EBADF, 'fallocate needs an open file');
+          await fs.fallocate(h, a, Number(x ?? 0n), Number(y ?? 0n));
+          // The kernel drops this name's pages of a punched/zeroed range itself; a hard link's
+          // other names are other kernel inodes.
+          if (namesOf.size) {
+            const others = otherNames(await inoOfHandle(h, path), path);
+            if (others.length) await invalidateSoon(others);
+          }
         });
       case O.mkdir:
         return run(id, 'mkdir', { path, mode: a }, () => fs.mkdir(need(path), a));
