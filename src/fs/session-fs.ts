@@ -27,6 +27,7 @@ import { nullLogger } from '../shared/log.js';
 import { sha256 } from '../shared/digest.js';
 import { Errno, FsError, fromGatewayError, fsError } from './fs-error.js';
 import { fallocate } from './fallocate.js'; // [posix hook]
+import { MAX_SESSION_PATH_BYTES } from '../shared/path-limits.js'; // [posix hook]
 import { RangeSet } from './range-set.js';
 import { StagingArea, findOrphans, type JournalRecord } from './staging.js';
 
@@ -466,6 +467,8 @@ export class SessionFilesystem {
     const name = path.slice(i + 1);
     if (!name) throw fsError('EINVAL');
     this.checkName(name);
+    // [posix hook] no name the gateway would refuse at upload (see shared/path-limits.ts).
+    if (path.length > MAX_SESSION_PATH_BYTES / 4 && Buffer.byteLength(path) > MAX_SESSION_PATH_BYTES) throw fsError('ENAMETOOLONG');
     const parent = await this.resolve(i <= 0 ? '/' : path.slice(0, i));
     if (parent.kind !== 'dir') throw fsError('ENOTDIR');
     await this.ensureListed(parent);

@@ -19,6 +19,7 @@ import { EventLog, SessionRepo, requestScope, type GatewayCore } from './core.js
 import { systemClock, type Clock } from '../shared/clock.js';
 import { nullLogger, type Logger } from '../shared/log.js';
 import { registerAllRoutes } from './routes/index.js';
+import { MAX_HEADER_BYTES } from '../shared/path-limits.js';
 
 export const GATEWAY_VERSION = '0.1.0';
 
@@ -132,7 +133,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   registerAllRoutes(router, core);
 
   const sockets = new Set<import('node:net').Socket>();
-  const server = http.createServer((req, res) => {
+  // Long session paths travel percent-encoded in a few query strings (see shared/path-limits.ts).
+  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     const raw = req.headers['x-aether-client-id'];
     const clientId = typeof raw === 'string' && /^[A-Za-z0-9_.:-]{1,128}$/.test(raw) ? raw : undefined;
     void requestScope.run({ clientId }, () => handle(req, res));
