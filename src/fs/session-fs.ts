@@ -112,6 +112,11 @@ class FsNode {
    * manifest call) before the next read, so bytes and size never come from different versions.
    */
   metaStale = false;
+  /**
+   * [posix hook] The invalidation generation that last marked this node (0 = never): a listing or
+   * refresh that started before it carries older metadata and must not clear `metaStale`/`stale`.
+   */
+  invalGen = 0;
 
   constructor(parent: FsNode | undefined, name: string, ino: number, kind: Kind, mode: number, now: number) {
     this.parent = parent;
@@ -280,6 +285,8 @@ export class SessionFilesystem {
   private nextFh = 1;
   private readonly handles = new Map<number, OpenFile>();
   private readonly listingInFlight = new Map<FsNode, Promise<void>>();
+  /** [posix hook] Bumped by every invalidate(): see FsNode.invalGen. */
+  private invalGen = 0;
   private readonly blobInFlight = new Map<string, Promise<Buffer>>();
   private readonly dirtyNodes = new Set<FsNode>();
   private batchQueue: PendingBatchOp[] = [];
@@ -350,21 +357,28 @@ export class SessionFilesystem {
   /** Load (or reload, when stale) the children of a directory: one manifest listing. */
   private async ensureListed(dir: FsNode): Promise<void> {
     if (dir.kind !== 'dir') throw fsError('ENOTDIR');
-    if (dir.listed && !dir.stale) return;
-    if (!dir.remote) {
-      dir.listed = true;
-      dir.stale = false;
-      return;
+    // [posix hook] A listing already in flight may predate a newer invalidation of this directory
+    // (it then comes back with dir.stale set again): list once more rather than answer from it.
+    for (let attempt = 0; attempt < 3 && (!dir.listed || dir.stale); attempt++) {
+      if (!dir.remote) {
+        dir.listed = true;
+        dir.stale = false;
+        return;
+      }
+      const inflight = this.listingInFlight.get(dir);
+      if (inflight) {
+        await inflight;
+        continue;
+      }
+      const p = this.loadListing(dir).finally(() => this.listingInFlight.delete(dir));
+      this.listingInFlight.set(dir, p);
+      await p;
     }
-    const inflight = this.listingInFlight.get(dir);
-    if (inflight) return inflight;
-    const p = this.loadListing(dir).finally(() => this.listingInFlight.delete(dir));
-    this.listingInFlight.set(dir, p);
-    return p;
   }
 
   private async loadListing(dir: FsNode): Promise<void> {
     const dirPath = dir.path;
+    const gen = this.invalGen; // [posix hook] nodes invalidated after this point keep their marks
     dir.stale = false;
     const seen = new Map<string, ManifestNode>();
     this.stats.listings++;
@@ -391,12 +405,12 @@ export class SessionFilesystem {
       if (!child) {
         child = this.newNode(dir, name, kind, modeFor(kind, m.mode));
         children.set(name, child);
-      }
+      } else if (child.invalGen > gen) continue; // [posix hook] changed since this listing began
       this.applyMeta(child, m);
     }
     for (const [name, child] of [...children]) {
       // Gone remotely: drop, unless it is a local creation not uploaded yet.
-      if (!seen.has(name) && child.remote && !child.dirty && !child.hidden) {
+      if (!seen.has(name) && child.remote && !child.dirty && !child.hidden && child.invalGen <= gen) {
         children.delete(name);
       }
     }
@@ -518,11 +532,33 @@ export class SessionFilesystem {
   // ---------------------------------------------------------------------------------------------
 
   async getattr(path: string): Promise<Attr> {
-    return this.attr(await this.resolve(path));
+    const node = await this.resolve(path);
+    await this.freshen(node); // [posix hook]
+    return this.attr(node);
   }
 
   async fgetattr(fh: number): Promise<Attr> {
-    return this.attr(this.handle(fh).node);
+    const node = this.handle(fh).node;
+    await this.freshen(node); // [posix hook]
+    return this.attr(node);
+  }
+
+  /**
+   * [posix hook] Re-read a remotely changed file's metadata (size, hash, extents in one call)
+   * before anything answers from it: a size the kernel caches after its invalidation must be the
+   * new one, or reads return the new bytes cut to the old size. Repeats (bounded) when another
+   * invalidation lands during the refresh.
+   */
+  private async freshen(node: FsNode): Promise<void> {
+    for (let i = 0; i < 3 && node.kind === 'file' && node.metaStale && !node.dirty && node.remote && node.attached; i++) {
+      node.metaStale = false;
+      const gen = this.invalGen;
+      await this.refreshFile(node);
+      if (node.invalGen > gen) {
+        node.metaStale = true;
+        node.extents = undefined;
+      }
+    }
   }
 
   async readdir(path: string): Promise<Array<{ name: string; attr: Attr }>> {
@@ -888,10 +924,7 @@ export class SessionFilesystem {
     if (writing) this.assertWritable();
     const fh = this.register(node, flags);
     try {
-      if (node.kind === 'file' && node.metaStale && !node.dirty && node.remote) {
-        node.metaStale = false;
-        await this.refreshFile(node);
-      }
+      await this.freshen(node); // [posix hook]
       if (flags & O_TRUNC) await this.truncateNode(node, 0);
       else if (node.kind === 'file' && node.remote && node.size > 0) await this.ensureExtents(node);
     } catch (e) {
@@ -940,10 +973,7 @@ export class SessionFilesystem {
     const h = this.handle(fh);
     const node = h.node;
     if (node.kind !== 'file') throw fsError('EISDIR');
-    if (node.metaStale && !node.dirty && node.remote && node.attached) {
-      node.metaStale = false;
-      await this.refreshFile(node);
-    }
+    await this.freshen(node); // [posix hook]
     const end = Math.min(node.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
     const out = await this.readLocal(node, offset, end - offset);
@@ -1496,9 +1526,11 @@ export class SessionFilesystem {
    */
   invalidate(paths: string[]): string[] {
     this.stats.remoteInvalidations++;
+    const gen = ++this.invalGen; // [posix hook]
     const touched: string[] = [];
     if (paths.length === 0) {
       const walk = (n: FsNode) => {
+        n.invalGen = gen;
         if (n.kind === 'dir') {
           n.stale = true;
           for (const c of n.children!.values()) walk(c);
@@ -1516,9 +1548,11 @@ export class SessionFilesystem {
       const parent = this.peek(parentPath);
       if (parent && parent.kind === 'dir') {
         parent.stale = true;
+        parent.invalGen = gen;
         touched.push(parentPath);
       }
       if (node) {
+        node.invalGen = gen;
         if (node.kind === 'dir') node.stale = true;
         else if (!node.dirty) {
           node.extents = undefined;
