@@ -133,6 +133,13 @@ if [ "$ONLY" != fsx ]; then
     PJD_LINE="pjdfstest: no summary (see $WORK/pjdfstest.log)"
   fi
   echo "$PJD_LINE"
+  # Failing files, and failing tests per syscall directory (what docs/SEMANTICS.md lists).
+  grep -oE 'tests/[a-z_]+/[0-9]+\.t +\(Wstat: [0-9]+ Tests: [0-9]+ Failed: [0-9]+\)' "$WORK/pjdfstest.log" \
+    | sed -E 's/^tests\/([a-z_]+\/[0-9]+\.t) +\(Wstat: [0-9]+ Tests: ([0-9]+) Failed: ([0-9]+)\)/\1 \3\/\2/' >"$WORK/pjdfstest-failed.txt" || true
+  if [ -s "$WORK/pjdfstest-failed.txt" ]; then
+    echo "   failing tests per directory (files in $WORK/pjdfstest-failed.txt):"
+    awk '{split($1,p,"/"); split($2,c,"/"); f[p[1]]+=c[1]; n[p[1]]++} END {for (k in f) printf "     %-10s %5d in %d files\n", k, f[k], n[k]}' "$WORK/pjdfstest-failed.txt" | sort
+  fi
 fi
 
 # ---- fsx -----------------------------------------------------------------------------------------

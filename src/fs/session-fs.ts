@@ -626,7 +626,9 @@ export class SessionFilesystem {
       }
       if (!(isGatewayError(e) && e.rpcCode === RpcCode.NOT_FOUND)) throw fromGatewayError(e);
     }
+    const parent = node.parent; // [posix hook] POSIX: rmdir updates the parent's mtime and ctime
     this.detach(node);
+    if (parent) parent.mtime = parent.ctime = this.clock.now();
   }
 
   async unlink(path: string): Promise<void> {
@@ -659,6 +661,7 @@ export class SessionFilesystem {
     }
     node.nlink = Math.max(0, node.nlink - 1);
     parent.mtime = parent.ctime = this.clock.now();
+    if (node.nlink > 0) node.ctime = parent.ctime; // [posix hook] POSIX: a file keeping other links gets a new ctime
     if (node.nlink === 0 || !node.attached) {
       // Unlinked: its bytes will never be uploaded.
       if (node.dirty && node.openCount === 0) void this.discardDirty(node);
@@ -680,6 +683,7 @@ export class SessionFilesystem {
     node.target = target;
     node.remoteHash = sha256(Buffer.from(target));
     parent.children!.set(name, node);
+    parent.mtime = parent.ctime = node.ctime; // [posix hook] POSIX: the new name changes the parent
     return this.attr(node);
   }
 
@@ -700,6 +704,7 @@ export class SessionFilesystem {
     node.aliases.push({ parent, name });
     node.nlink++;
     node.ctime = this.clock.now();
+    parent.mtime = parent.ctime = node.ctime; // [posix hook] POSIX: the new name changes the parent
     return this.attr(node);
   }
 
