@@ -449,8 +449,8 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           const attr = await fs.link(need(path), need(path2));
           noteAttr(path, attr);
           noteAttr(path2, attr);
-          // The source's cached link count (and the names' shared size) changed.
-          await invalidateSoon([path!]);
+          // Every other name's cached link count changed (`link f g; link g h`: f too, not only g).
+          await invalidateSoon([path!, ...otherNames(attr.ino, path2)]);
           return attr;
         });
       case O.setxattr:

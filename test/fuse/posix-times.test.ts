@@ -1,7 +1,8 @@
 // POSIX timestamp rules pjdfstest checks, on a real mount in both bindings: link, symlink and
 // rmdir update the parent directory's mtime and ctime (as create, mkdir, unlink and rename did
 // already), and unlinking one name of a hard-linked file updates the file's ctime as seen through
-// its remaining name. Mounts unmounted in teardown.
+// its remaining name; the link count and bytes agree through every name of a hard-linked file.
+// Mounts unmounted in teardown.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -56,5 +57,20 @@ describe.skipIf(!hasFuse).each(bindings)('parent and link-count timestamps (%s)'
     expect(after.nlink).toBe(1);
     expect(after.ctimeMs).toBeGreaterThan(before.ctimeMs);
     expect(after.mtimeMs).toBe(before.mtimeMs);
+  });
+
+  it('link count and bytes agree through every name of a hard link (link f g; link g h)', () => {
+    fs.writeFileSync(p('f'), 'v1');
+    fs.linkSync(p('f'), p('g'));
+    for (const n of ['f', 'g']) expect(fs.lstatSync(p(n)).nlink).toBe(2);
+    fs.linkSync(p('g'), p('h'));
+    for (const n of ['f', 'g', 'h']) expect(fs.lstatSync(p(n)).nlink, n).toBe(3);
+    fs.writeFileSync(p('h'), 'version two');
+    for (const n of ['f', 'g', 'h']) {
+      expect(fs.readFileSync(p(n), 'utf8'), n).toBe('version two');
+      expect(fs.statSync(p(n)).size, n).toBe(11);
+    }
+    fs.unlinkSync(p('g'));
+    for (const n of ['f', 'h']) expect(fs.lstatSync(p(n)).nlink, n).toBe(2);
   });
 });
