@@ -7,7 +7,9 @@
 //   - exact cache invalidation: long attribute/entry lifetimes and page-cache reuse across opens
 //     (kernel_cache), dropped exactly when the remote watcher reports a change (invalidate());
 //   - 1 MiB writes, multithreaded dispatch into this one event loop, interruptible requests;
-//   - fallocate (mode 0, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE: src/fs/fallocate.ts).
+//   - fallocate (mode 0, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE: src/fs/fallocate.ts);
+//   - ownership for the mount's lifetime: new names belong to the creating process, chown works
+//     (src/fs/ownership.ts; every outgoing attribute carries the table's uid/gid).
 //
 // Kernel-cache invariants kept here (the core knows nothing of the kernel):
 //   - the other names of a hard-linked file (nlink > 1) are invalidated after link, write,
@@ -30,6 +32,7 @@ import { FsError, Errno } from '../fs/fs-error.js';
 import type { Logger } from '../shared/log.js';
 import { AetherError } from '../shared/errors.js';
 import { bridge, type OpCounters } from './path-ops.js';
+import { OwnerTable } from '../fs/ownership.js';
 import type { FuseMountOptions, MountHandle } from './fuse-native-mount.js';
 
 const require = createRequire(import.meta.url);
@@ -125,6 +128,20 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
   const EV = native.events;
   let handle: unknown;
   let stopped = false;
+  const rootAttr = await fs.getattr('/');
+  const owners = new OwnerTable({ uid: rootAttr.uid, gid: rootAttr.gid });
+  const owned = (a: Attr): Attr => {
+    const o = owners.get(a.ino);
+    return o.uid === a.uid && o.gid === a.gid ? a : { ...a, uid: o.uid, gid: o.gid };
+  };
+  /** A name `p` was just created by (uid, gid) as inode `ino`: record its owner (BSD group rule). */
+  const ownNew = async (p: string, ino: number, uid: number, gid: number, mode?: number) => {
+    const parent = await fs.getattr(parentOf(p));
+    const o = owners.forNew({ uid, gid }, parent.ino, parent.mode);
+    owners.set(ino, o.uid, o.gid);
+    const m = mode === undefined ? undefined : OwnerTable.inheritedDirMode(mode, parent.mode);
+    if (m !== undefined) await fs.chmod(p, m);
+  };
 
   const count = (name: string, n = 1) => {
     counters.ops[name] = (counters.ops[name] ?? 0) + n;
@@ -260,7 +277,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
     }
   };
 
-  const onRequest = (id: number, op: number, path: string | null, path2: string | null, fh: number, a: number, b: number, c: number, owner: string | null, data: Buffer | null, x?: bigint, y?: bigint) => {
+  const onRequest = (id: number, op: number, path: string | null, path2: string | null, fh: number, a: number, b: number, c: number, owner: string | null, data: Buffer | null, x?: bigint, y?: bigint, uid = 0, gid = 0) => {
     // fh 0 is a directory or an op without an open file: the core's handles start at 1.
     const h = fh > 0 ? fh : undefined;
     switch (op) {
@@ -283,7 +300,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
             noteAttr(path, attr);
             return attr;
           },
-          (v) => [0, statArray(v)],
+          (v) => [0, statArray(owned(v))],
         );
       case O.readdir:
         return run(
@@ -294,7 +311,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           (entries) => {
             const st = new Float64Array(entries.length * STAT_FIELDS);
             entries.forEach((e, i) => {
-              putStat(st, i, e.attr);
+              putStat(st, i, owned(e.attr));
               noteAttr(path === '/' ? `/${e.name}` : `${path}/${e.name}`, e.attr);
             });
             return [0, [entries.map((e) => e.name), st]];
@@ -335,7 +352,17 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           (fhOut) => [fhOut],
         );
       case O.create:
-        return run(id, 'create', { path, mode: a, flags: b }, () => fs.create(need(path), a, b), (r) => [r.fh]);
+        return run(
+          id,
+          'create',
+          { path, mode: a, flags: b },
+          async () => {
+            const r = await fs.create(need(path), a, b);
+            await ownNew(path!, r.attr.ino, uid, gid).catch((e) => log.debug('create: owner not recorded', { path, error: String(e) }));
+            return r;
+          },
+          (r) => [r.fh],
+        );
       case O.read:
         return run(id, 'read', { path, fh: h, len: a, pos: b }, () => fs.read(h ?? 0, b, a), (buf) => [buf.length, buf]);
       case O.write:
@@ -414,7 +441,18 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           }
         });
       case O.mkdir:
-        return run(id, 'mkdir', { path, mode: a }, () => fs.mkdir(need(path), a));
+        return run(id, 'mkdir', { path, mode: a }, async () => {
+          const attr = await fs.mkdir(need(path), a);
+          await ownNew(path!, attr.ino, uid, gid, attr.mode);
+        });
+      case O.chown:
+        return run(id, 'chown', { path, uid: a, gid: b }, async () => {
+          const ino = h !== undefined ? await inoOfHandle(h, path) : (await fs.getattr(need(path))).ino;
+          if (ino === undefined) throw new FsError(Errno.ENOENT);
+          owners.set(ino, a, b);
+          const others = otherNames(ino, path); // a hard link's other names are other kernel inodes
+          if (others.length) await invalidateSoon(others);
+        });
       case O.rmdir:
         return run(id, 'rmdir', { path }, () => fs.rmdir(need(path)));
       case O.unlink:
@@ -425,7 +463,10 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           if (ino !== undefined) await invalidateSoon(otherNames(ino, path));
         });
       case O.symlink:
-        return run(id, 'symlink', { target: path2, path }, () => fs.symlink(need(path2), need(path)));
+        return run(id, 'symlink', { target: path2, path }, async () => {
+          const attr = await fs.symlink(need(path2), need(path));
+          await ownNew(path!, attr.ino, uid, gid);
+        });
       case O.rename:
         return run(id, 'rename', { src: path, dest: path2, flags: a }, async () => {
           if (a & RENAME_EXCHANGE) throw new FsError(Errno.EINVAL, 'RENAME_EXCHANGE is not supported');
@@ -521,9 +562,9 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
 
   const handler: Handler = (kind, id, ...rest) => {
     if (kind === EV.request) {
-      const [op, path, path2, fh, a, b, c, owner, data, x, y] = rest as [number, string | null, string | null, number, number, number, number, string | null, Buffer | null, bigint | undefined, bigint | undefined];
+      const [op, path, path2, fh, a, b, c, owner, data, x, y, uid, gid] = rest as [number, string | null, string | null, number, number, number, number, string | null, Buffer | null, bigint | undefined, bigint | undefined, number, number];
       try {
-        onRequest(id, op, path, path2, fh, a, b, c, owner, data, x, y);
+        onRequest(id, op, path, path2, fh, a, b, c, owner, data, x, y, uid, gid);
       } catch (e) {
         log.error('fuse3 request handler threw', { op, path, error: String(e) });
         reply(id, -Errno.EIO);
