@@ -7,8 +7,8 @@
 // before the request reaches us; the one rule left to the filesystem is BSD group inheritance: a
 // name created in a set-group-ID directory gets the directory's group (and a new directory keeps
 // the set-group-ID bit).
-// Invariants: FUSE-free, no I/O; an entry exists only for an inode whose owner differs from the
-// default. Callers: src/fuse/fuse3-mount.ts (the adapter patches outgoing attributes), tests.
+// Invariants: FUSE-free, no I/O; an inode without an entry shows the owner the core reports
+// (the mounting user). Callers: src/fuse/fuse3-mount.ts (the adapter patches outgoing attributes), tests.
 
 export interface Owner {
   uid: number;
@@ -22,27 +22,25 @@ const S_IFDIR = 0o040000;
 export class OwnerTable {
   private readonly byIno = new Map<number, Owner>();
 
-  constructor(private readonly fallback: Owner) {}
-
-  /** The owner of an inode. */
-  get(ino: number): Owner {
-    return this.byIno.get(ino) ?? this.fallback;
+  /** The owner of an inode with its attributes `a` as the core reports them. */
+  get(ino: number, a: Owner): Owner {
+    return this.byIno.get(ino) ?? a;
   }
 
-  /** Set the owner (uid/gid -1 = leave that part unchanged). */
-  set(ino: number, uid: number, gid: number): void {
-    const cur = this.get(ino);
+  /** Set the owner (uid/gid -1 = leave that part unchanged); `a`: the core's attributes. */
+  set(ino: number, uid: number, gid: number, a: Owner): void {
+    const cur = this.get(ino, a);
     const next = { uid: uid < 0 ? cur.uid : uid, gid: gid < 0 ? cur.gid : gid };
-    if (next.uid === this.fallback.uid && next.gid === this.fallback.gid) this.byIno.delete(ino);
+    if (next.uid === a.uid && next.gid === a.gid) this.byIno.delete(ino);
     else this.byIno.set(ino, next);
   }
 
   /**
-   * Owner of a name just created by `caller` in a directory (inode `parentIno`, mode
-   * `parentMode`): the caller's uid, and the caller's gid unless the directory is set-group-ID.
+   * Owner of a name just created by `caller` in a directory (`parent`: its inode, mode and the
+   * core's uid/gid): the caller's uid, and the caller's gid unless the directory is set-group-ID.
    */
-  forNew(caller: Owner, parentIno: number, parentMode: number): Owner {
-    const gid = parentMode & S_ISGID ? this.get(parentIno).gid : caller.gid;
+  forNew(caller: Owner, parent: Owner & { ino: number; mode: number }): Owner {
+    const gid = parent.mode & S_ISGID ? this.get(parent.ino, parent).gid : caller.gid;
     return { uid: caller.uid, gid };
   }
 

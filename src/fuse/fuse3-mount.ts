@@ -128,17 +128,16 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
   const EV = native.events;
   let handle: unknown;
   let stopped = false;
-  const rootAttr = await fs.getattr('/');
-  const owners = new OwnerTable({ uid: rootAttr.uid, gid: rootAttr.gid });
+  const owners = new OwnerTable();
   const owned = (a: Attr): Attr => {
-    const o = owners.get(a.ino);
+    const o = owners.get(a.ino, a);
     return o.uid === a.uid && o.gid === a.gid ? a : { ...a, uid: o.uid, gid: o.gid };
   };
-  /** A name `p` was just created by (uid, gid) as inode `ino`: record its owner (BSD group rule). */
-  const ownNew = async (p: string, ino: number, uid: number, gid: number, mode?: number) => {
+  /** A name `p` was just created by (uid, gid) as `attr`: record its owner (BSD group rule). */
+  const ownNew = async (p: string, attr: Attr, uid: number, gid: number, mode?: number) => {
     const parent = await fs.getattr(parentOf(p));
-    const o = owners.forNew({ uid, gid }, parent.ino, parent.mode);
-    owners.set(ino, o.uid, o.gid);
+    const o = owners.forNew({ uid, gid }, parent);
+    owners.set(attr.ino, o.uid, o.gid, attr);
     const m = mode === undefined ? undefined : OwnerTable.inheritedDirMode(mode, parent.mode);
     if (m !== undefined) await fs.chmod(p, m);
   };
@@ -358,7 +357,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           { path, mode: a, flags: b },
           async () => {
             const r = await fs.create(need(path), a, b);
-            await ownNew(path!, r.attr.ino, uid, gid).catch((e) => log.debug('create: owner not recorded', { path, error: String(e) }));
+            await ownNew(path!, r.attr, uid, gid).catch((e) => log.debug('create: owner not recorded', { path, error: String(e) }));
             return r;
           },
           (r) => [r.fh],
@@ -443,13 +442,15 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
       case O.mkdir:
         return run(id, 'mkdir', { path, mode: a }, async () => {
           const attr = await fs.mkdir(need(path), a);
-          await ownNew(path!, attr.ino, uid, gid, attr.mode);
+          await ownNew(path!, attr, uid, gid, attr.mode);
         });
       case O.chown:
         return run(id, 'chown', { path, uid: a, gid: b }, async () => {
-          const ino = h !== undefined ? await inoOfHandle(h, path) : (await fs.getattr(need(path))).ino;
-          if (ino === undefined) throw new FsError(Errno.ENOENT);
-          owners.set(ino, a, b);
+          const cur = await fs.getattr(need(path));
+          owners.set(cur.ino, a, b, cur);
+          // POSIX: chown updates the ctime (only); the core keeps times in memory.
+          await fs.utimens(path!, cur.atime, cur.mtime);
+          const ino = cur.ino;
           const others = otherNames(ino, path); // a hard link's other names are other kernel inodes
           if (others.length) await invalidateSoon(others);
         });
@@ -465,7 +466,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
       case O.symlink:
         return run(id, 'symlink', { target: path2, path }, async () => {
           const attr = await fs.symlink(need(path2), need(path));
-          await ownNew(path!, attr.ino, uid, gid);
+          await ownNew(path!, attr, uid, gid);
         });
       case O.rename:
         return run(id, 'rename', { src: path, dest: path2, flags: a }, async () => {

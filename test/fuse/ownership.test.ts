@@ -48,12 +48,16 @@ describe.skipIf(!hasFuse || !isRoot || !fs.existsSync(FUSE3_ADDON_PATH))('owners
     expect(fs.readFileSync(p('pub', 'f'), 'utf8')).toBe('mine\nmore\n');
   });
 
-  it('chown changes the owner (through every hard-link name); the kernel enforces it', () => {
+  it('chown changes the owner (through every hard-link name) and the ctime; the kernel enforces it', async () => {
     fs.writeFileSync(p('pub', 'given'), 'x');
     fs.chmodSync(p('pub', 'given'), 0o644);
     fs.linkSync(p('pub', 'given'), p('pub', 'given2'));
     expect(asNobody(`echo no >> "${p('pub', 'given')}"`).code).not.toBe(0);
+    const before = fs.statSync(p('pub', 'given'));
+    await new Promise((r) => setTimeout(r, 20));
     fs.chownSync(p('pub', 'given'), NOBODY, 4321);
+    expect(fs.statSync(p('pub', 'given')).ctimeMs).toBeGreaterThan(before.ctimeMs); // chown updates ctime
+    expect(fs.statSync(p('pub', 'given')).mtimeMs).toBe(before.mtimeMs);
     expect([fs.statSync(p('pub', 'given')).uid, fs.statSync(p('pub', 'given')).gid]).toEqual([NOBODY, 4321]);
     expect(fs.statSync(p('pub', 'given2')).uid).toBe(NOBODY);
     expect(asNobody(`echo yes >> "${p('pub', 'given')}"`).code).toBe(0);
