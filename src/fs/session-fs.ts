@@ -26,6 +26,8 @@ import type { Logger } from '../shared/log.js';
 import { nullLogger } from '../shared/log.js';
 import { sha256 } from '../shared/digest.js';
 import { Errno, FsError, fromGatewayError, fsError } from './fs-error.js';
+import { fallocate } from './fallocate.js'; // [posix hook]
+import { MAX_SESSION_PATH_BYTES } from '../shared/path-limits.js'; // [posix hook]
 import { RangeSet } from './range-set.js';
 import { StagingArea, findOrphans, type JournalRecord } from './staging.js';
 
@@ -110,6 +112,11 @@ class FsNode {
    * manifest call) before the next read, so bytes and size never come from different versions.
    */
   metaStale = false;
+  /**
+   * [posix hook] The invalidation generation that last marked this node (0 = never): a listing or
+   * refresh that started before it carries older metadata and must not clear `metaStale`/`stale`.
+   */
+  invalGen = 0;
 
   constructor(parent: FsNode | undefined, name: string, ino: number, kind: Kind, mode: number, now: number) {
     this.parent = parent;
@@ -278,6 +285,8 @@ export class SessionFilesystem {
   private nextFh = 1;
   private readonly handles = new Map<number, OpenFile>();
   private readonly listingInFlight = new Map<FsNode, Promise<void>>();
+  /** [posix hook] Bumped by every invalidate(): see FsNode.invalGen. */
+  private invalGen = 0;
   private readonly blobInFlight = new Map<string, Promise<Buffer>>();
   private readonly dirtyNodes = new Set<FsNode>();
   private batchQueue: PendingBatchOp[] = [];
@@ -348,21 +357,28 @@ export class SessionFilesystem {
   /** Load (or reload, when stale) the children of a directory: one manifest listing. */
   private async ensureListed(dir: FsNode): Promise<void> {
     if (dir.kind !== 'dir') throw fsError('ENOTDIR');
-    if (dir.listed && !dir.stale) return;
-    if (!dir.remote) {
-      dir.listed = true;
-      dir.stale = false;
-      return;
+    // [posix hook] A listing already in flight may predate a newer invalidation of this directory
+    // (it then comes back with dir.stale set again): list once more rather than answer from it.
+    for (let attempt = 0; attempt < 3 && (!dir.listed || dir.stale); attempt++) {
+      if (!dir.remote) {
+        dir.listed = true;
+        dir.stale = false;
+        return;
+      }
+      const inflight = this.listingInFlight.get(dir);
+      if (inflight) {
+        await inflight;
+        continue;
+      }
+      const p = this.loadListing(dir).finally(() => this.listingInFlight.delete(dir));
+      this.listingInFlight.set(dir, p);
+      await p;
     }
-    const inflight = this.listingInFlight.get(dir);
-    if (inflight) return inflight;
-    const p = this.loadListing(dir).finally(() => this.listingInFlight.delete(dir));
-    this.listingInFlight.set(dir, p);
-    return p;
   }
 
   private async loadListing(dir: FsNode): Promise<void> {
     const dirPath = dir.path;
+    const gen = this.invalGen; // [posix hook] nodes invalidated after this point keep their marks
     dir.stale = false;
     const seen = new Map<string, ManifestNode>();
     this.stats.listings++;
@@ -389,12 +405,12 @@ export class SessionFilesystem {
       if (!child) {
         child = this.newNode(dir, name, kind, modeFor(kind, m.mode));
         children.set(name, child);
-      }
+      } else if (child.invalGen > gen) continue; // [posix hook] changed since this listing began
       this.applyMeta(child, m);
     }
     for (const [name, child] of [...children]) {
       // Gone remotely: drop, unless it is a local creation not uploaded yet.
-      if (!seen.has(name) && child.remote && !child.dirty && !child.hidden) {
+      if (!seen.has(name) && child.remote && !child.dirty && !child.hidden && child.invalGen <= gen) {
         children.delete(name);
       }
     }
@@ -465,6 +481,8 @@ export class SessionFilesystem {
     const name = path.slice(i + 1);
     if (!name) throw fsError('EINVAL');
     this.checkName(name);
+    // [posix hook] no name the gateway would refuse at upload (see shared/path-limits.ts).
+    if (path.length > MAX_SESSION_PATH_BYTES / 4 && Buffer.byteLength(path) > MAX_SESSION_PATH_BYTES) throw fsError('ENAMETOOLONG');
     const parent = await this.resolve(i <= 0 ? '/' : path.slice(0, i));
     if (parent.kind !== 'dir') throw fsError('ENOTDIR');
     await this.ensureListed(parent);
@@ -514,11 +532,33 @@ export class SessionFilesystem {
   // ---------------------------------------------------------------------------------------------
 
   async getattr(path: string): Promise<Attr> {
-    return this.attr(await this.resolve(path));
+    const node = await this.resolve(path);
+    await this.freshen(node); // [posix hook]
+    return this.attr(node);
   }
 
   async fgetattr(fh: number): Promise<Attr> {
-    return this.attr(this.handle(fh).node);
+    const node = this.handle(fh).node;
+    await this.freshen(node); // [posix hook]
+    return this.attr(node);
+  }
+
+  /**
+   * [posix hook] Re-read a remotely changed file's metadata (size, hash, extents in one call)
+   * before anything answers from it: a size the kernel caches after its invalidation must be the
+   * new one, or reads return the new bytes cut to the old size. Repeats (bounded) when another
+   * invalidation lands during the refresh.
+   */
+  private async freshen(node: FsNode): Promise<void> {
+    for (let i = 0; i < 3 && node.kind === 'file' && node.metaStale && !node.dirty && node.remote && node.attached; i++) {
+      node.metaStale = false;
+      const gen = this.invalGen;
+      await this.refreshFile(node);
+      if (node.invalGen > gen) {
+        node.metaStale = true;
+        node.extents = undefined;
+      }
+    }
   }
 
   async readdir(path: string): Promise<Array<{ name: string; attr: Attr }>> {
@@ -586,7 +626,9 @@ export class SessionFilesystem {
       }
       if (!(isGatewayError(e) && e.rpcCode === RpcCode.NOT_FOUND)) throw fromGatewayError(e);
     }
+    const parent = node.parent; // [posix hook] POSIX: rmdir updates the parent's mtime and ctime
     this.detach(node);
+    if (parent) parent.mtime = parent.ctime = this.clock.now();
   }
 
   async unlink(path: string): Promise<void> {
@@ -619,6 +661,7 @@ export class SessionFilesystem {
     }
     node.nlink = Math.max(0, node.nlink - 1);
     parent.mtime = parent.ctime = this.clock.now();
+    if (node.nlink > 0) node.ctime = parent.ctime; // [posix hook] POSIX: a file keeping other links gets a new ctime
     if (node.nlink === 0 || !node.attached) {
       // Unlinked: its bytes will never be uploaded.
       if (node.dirty && node.openCount === 0) void this.discardDirty(node);
@@ -640,6 +683,7 @@ export class SessionFilesystem {
     node.target = target;
     node.remoteHash = sha256(Buffer.from(target));
     parent.children!.set(name, node);
+    parent.mtime = parent.ctime = node.ctime; // [posix hook] POSIX: the new name changes the parent
     return this.attr(node);
   }
 
@@ -660,6 +704,7 @@ export class SessionFilesystem {
     node.aliases.push({ parent, name });
     node.nlink++;
     node.ctime = this.clock.now();
+    parent.mtime = parent.ctime = node.ctime; // [posix hook] POSIX: the new name changes the parent
     return this.attr(node);
   }
 
@@ -884,10 +929,7 @@ export class SessionFilesystem {
     if (writing) this.assertWritable();
     const fh = this.register(node, flags);
     try {
-      if (node.kind === 'file' && node.metaStale && !node.dirty && node.remote) {
-        node.metaStale = false;
-        await this.refreshFile(node);
-      }
+      await this.freshen(node); // [posix hook]
       if (flags & O_TRUNC) await this.truncateNode(node, 0);
       else if (node.kind === 'file' && node.remote && node.size > 0) await this.ensureExtents(node);
     } catch (e) {
@@ -936,10 +978,7 @@ export class SessionFilesystem {
     const h = this.handle(fh);
     const node = h.node;
     if (node.kind !== 'file') throw fsError('EISDIR');
-    if (node.metaStale && !node.dirty && node.remote && node.attached) {
-      node.metaStale = false;
-      await this.refreshFile(node);
-    }
+    await this.freshen(node); // [posix hook]
     const end = Math.min(node.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
     const out = await this.readLocal(node, offset, end - offset);
@@ -1031,13 +1070,14 @@ export class SessionFilesystem {
     }
   }
 
-  async write(fh: number, data: Buffer, offset: number): Promise<number> {
+  /** `positional`: write at `offset` even on an O_APPEND handle (fallocate's zeroing). */
+  async write(fh: number, data: Buffer, offset: number, positional = false): Promise<number> {
     this.assertWritable();
     const h = this.handle(fh);
     const node = h.node;
     if (node.kind !== 'file') throw fsError('EISDIR');
     return this.withNodeLock(node, async () => {
-      const pos = h.flags & O_APPEND ? node.size : offset;
+      const pos = h.flags & O_APPEND && !positional ? node.size : offset;
       const d = this.markDirty(node);
       const fd = await this.stagingFd(d);
       let done = 0;
@@ -1050,6 +1090,23 @@ export class SessionFilesystem {
       node.mtime = node.ctime = this.clock.now();
       return data.length;
     });
+  }
+
+  // [posix hook] fallocate(2): the mode logic lives in ./fallocate.ts, over three handle primitives.
+  async fallocate(fh: number, mode: number, offset: number, length: number): Promise<void> {
+    this.assertWritable();
+    const h = this.handle(fh);
+    await fallocate(
+      {
+        stat: async () => ({ size: h.node.size, isFile: h.node.kind === 'file' }),
+        setSize: (_fh, size) => this.truncateNode(h.node, size),
+        writeAt: async (f, data, pos) => void (await this.write(f, data, pos, true)),
+      },
+      fh,
+      mode,
+      offset,
+      length,
+    );
   }
 
   async truncate(path: string, size: number): Promise<void> {
@@ -1474,9 +1531,11 @@ export class SessionFilesystem {
    */
   invalidate(paths: string[]): string[] {
     this.stats.remoteInvalidations++;
+    const gen = ++this.invalGen; // [posix hook]
     const touched: string[] = [];
     if (paths.length === 0) {
       const walk = (n: FsNode) => {
+        n.invalGen = gen;
         if (n.kind === 'dir') {
           n.stale = true;
           for (const c of n.children!.values()) walk(c);
@@ -1494,9 +1553,11 @@ export class SessionFilesystem {
       const parent = this.peek(parentPath);
       if (parent && parent.kind === 'dir') {
         parent.stale = true;
+        parent.invalGen = gen;
         touched.push(parentPath);
       }
       if (node) {
+        node.invalGen = gen;
         if (node.kind === 'dir') node.stale = true;
         else if (!node.dirty) {
           node.extents = undefined;

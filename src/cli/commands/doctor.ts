@@ -10,6 +10,7 @@ import type { CommandContext } from '../context.js';
 import { bindingCheck, configFileCheck, fuseChecks, sqliteCheck, systemProbes, type DoctorCheck } from '../doctor-checks.js';
 import { FUSE3_ADDON_PATH, loadFuse3Native } from '../../fuse/fuse3-mount.js';
 import { liveEmbeddedState } from '../embedded-gateway.js';
+import { allowOtherCheck, readFuseConf } from '../allow-other.js';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 
@@ -105,6 +106,7 @@ export const doctor = defineCommand<Record<string, never>>({
     const probes = systemProbes(ctx.io.env);
     const checks: DoctorCheck[] = [
       ...(await fuseChecks(probes)),
+      allowOtherCheck(process.getuid?.() ?? 0, await readFuseConf()),
       bindingCheck({ requested: ctx.io.env.AETHER_FUSE_BINDING, addonPath: FUSE3_ADDON_PATH, load: loadFuse3Native }),
       await sqliteCheck(openSqlite, !ctx.config().config.url),
       await configFileCheck(ctx.config().store.path),

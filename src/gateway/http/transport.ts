@@ -11,6 +11,7 @@
 //    the socket can still be written and no response has started; otherwise the socket is
 //    destroyed. A reset by the client is not an error: it is logged at debug.
 // Callers: server.ts.
+import { MAX_HEADER_BYTES } from '../../shared/path-limits.js';
 import type * as http from 'node:http';
 import type { Socket } from 'node:net';
 import { RpcCode } from '../../protocol/rpc-status.js';
@@ -38,7 +39,7 @@ export const DEFAULT_LIMITS: TransportLimits = {
   bodyIdleTimeoutMs: 60_000,
   keepAliveTimeoutMs: 65_000,
   maxConnections: 1024,
-  maxHeaderBytes: 16 * 1024,
+  maxHeaderBytes: MAX_HEADER_BYTES, // long session paths travel percent-encoded in query strings
 };
 
 export function resolveLimits(given: Partial<TransportLimits> = {}): TransportLimits {

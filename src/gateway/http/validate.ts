@@ -9,6 +9,7 @@ const LONE_SURROGATE = /\p{Cs}/u;
 export function isWellFormed(s: string): boolean {
   return !LONE_SURROGATE.test(s);
 }
+import { MAX_SESSION_PATH_BYTES, NAME_MAX_BYTES } from '../../shared/path-limits.js';
 
 /**
  * Validate an absolute session path. Rejects empty, relative, `.`/`..` components, `//`,
@@ -30,9 +31,9 @@ export function normalizePath(p: unknown, field = 'path', opts: { allowRoot?: bo
   for (const part of parts) {
     if (part === '') throw invalidArgument(`${field} must not contain "//": ${quote(p)}`);
     if (part === '.' || part === '..') throw invalidArgument(`${field} must not contain "." or ".." components: ${quote(p)}`);
-    if (Buffer.byteLength(part) > 255) throw invalidArgument(`${field} has a component longer than 255 bytes`);
+    if (Buffer.byteLength(part) > NAME_MAX_BYTES) throw invalidArgument(`${field} has a component longer than ${NAME_MAX_BYTES} bytes`);
   }
-  if (Buffer.byteLength(p) > 4096) throw invalidArgument(`${field} is longer than 4096 bytes`);
+  if (Buffer.byteLength(p) > MAX_SESSION_PATH_BYTES) throw invalidArgument(`${field} is longer than ${MAX_SESSION_PATH_BYTES} bytes`);
   return p;
 }
 
