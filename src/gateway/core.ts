@@ -1,7 +1,7 @@
 // GatewayCore: the services every route family shares — database, auth, trees, content, counters,
 // the event log and the session repository with its per-session mutation lock. Built once by
 // server.ts and handed to each family's register function.
-import type { Db } from './db/database.js';
+import type { Db, Durability } from './db/database.js';
 import type { Auth, Principal } from './auth.js';
 import { TreeEditor, type TreeStore } from './store/tree-store.js';
 import type { ContentStore } from './store/content.js';
@@ -141,6 +141,8 @@ export class SessionRepo {
 
 export interface GatewayCore {
   db: Db;
+  /** Group commit: a mutating request is acknowledged after `barrier()` (server.ts). */
+  durability: Durability;
   auth: Auth;
   trees: TreeStore;
   content: ContentStore;

@@ -6,12 +6,13 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { openDatabase, type Db } from './db/database.js';
+import { openDatabase, WalDurability, type Db } from './db/database.js';
 import { Auth, type Principal } from './auth.js';
 import { Router, STREAMED, type RequestContext } from './http/router.js';
 import { ApiError } from './http/api-error.js';
 import { RpcCode } from '../protocol/rpc-status.js';
 import { DiskBlobStore, type BlobStore } from './store/blob-store.js';
+import { TieredBlobStore } from './store/tiered-blobs.js';
 import { TreeStore } from './store/tree-store.js';
 import { ContentStore } from './store/content.js';
 import { Counters } from './counters.js';
@@ -105,8 +106,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   if (!blobs) {
     const disk = new DiskBlobStore(opts.dataDir);
     await disk.init();
-    blobs = disk;
+    blobs = new TieredBlobStore(db, disk);
   }
+  const blobStore = blobs;
+  // Group commit: blob files first, then the WAL (db/database.ts).
+  const durability = new WalDurability(path.join(opts.dataDir, 'gateway.db-wal'), () => blobStore.flush());
   const counters = new Counters();
   const totals = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM blobs').get() as { n: number; b: number };
   counters.blobsStored = totals.n;
@@ -115,6 +119,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const closers: Array<() => Promise<void> | void> = [];
   const core: GatewayCore = {
     db,
+    durability,
     auth,
     trees,
     content: new ContentStore(db, blobs, counters, () => clock.now()),
@@ -175,6 +180,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       }
       const ctx: RequestContext = { method, route: m.pattern, params: m.params, query: url.searchParams, body, principal, req, res, signal: abort.signal };
       const out = await m.handler(ctx);
+      // Acknowledge a change only once it is durable (group commit; db/database.ts).
+      if (method !== 'GET' && method !== 'HEAD') await durability.barrier();
       if (out === STREAMED) return;
       sendJson(res, 200, out ?? {});
     } catch (err) {
@@ -213,6 +220,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         for (const s of sockets) s.destroy();
       });
       for (const fn of closers) await fn();
+      await durability.barrier().catch(() => undefined);
+      durability.close();
       db.close();
     },
   };

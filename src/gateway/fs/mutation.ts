@@ -58,6 +58,8 @@ export async function mutate<T>(
     const value = await prepare(tx);
     if (edits.length === 0) return { value, changed: false, root: base };
     const mutations = typeof opts.mutations === 'function' ? opts.mutations(value) : (opts.mutations ?? 1);
+    // Blob files this tree will reference must be durable before the tree can be.
+    await core.content.blobs.flush();
     const { root } = core.sessions.apply(
       session.id,
       (ed, s) => {
