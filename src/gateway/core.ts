@@ -2,6 +2,7 @@
 // the event log and the session repository with its per-session mutation lock. Built once by
 // server.ts and handed to each family's register function.
 import type { Db, Durability } from './db/database.js';
+import type { RequestLog } from './store/request-log.js';
 import type { Auth, Principal } from './auth.js';
 import { TreeEditor, type TreeStore } from './store/tree-store.js';
 import type { ContentStore } from './store/content.js';
@@ -18,7 +19,18 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * causes carry `details.clientId` (an Aether extension) so a mount can skip its own changes when
  * it follows the event log.
  */
-export const requestScope = new AsyncLocalStorage<{ clientId?: string }>();
+export const requestScope = new AsyncLocalStorage<RequestScope>();
+
+/** What a request carries through its handler (see requestScope). */
+export interface RequestScope {
+  clientId?: string;
+  /** `x-aether-request-id` (store/request-log.ts) with the tenant and route it was matched to. */
+  requestId?: string;
+  tenantId?: string;
+  route?: string;
+  /** Set by a mutation that recorded the request id; server.ts then stores the response. */
+  recorded?: boolean;
+}
 
 export interface SessionRow {
   id: string;
@@ -143,6 +155,8 @@ export interface GatewayCore {
   db: Db;
   /** Group commit: a mutating request is acknowledged after `barrier()` (server.ts). */
   durability: Durability;
+  /** Outcomes of mutations sent with x-aether-request-id (idempotent retries). */
+  requests: RequestLog;
   auth: Auth;
   trees: TreeStore;
   content: ContentStore;

@@ -16,7 +16,8 @@ import { TieredBlobStore } from './store/tiered-blobs.js';
 import { TreeStore } from './store/tree-store.js';
 import { ContentStore } from './store/content.js';
 import { Counters } from './counters.js';
-import { EventLog, SessionRepo, requestScope, type GatewayCore } from './core.js';
+import { EventLog, SessionRepo, requestScope, type GatewayCore, type RequestScope } from './core.js';
+import { REQUEST_ID_HEADER, ReplayedRequest, RequestLog } from './store/request-log.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { nullLogger, type Logger } from '../shared/log.js';
 import { registerAllRoutes } from './routes/index.js';
@@ -120,6 +121,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const core: GatewayCore = {
     db,
     durability,
+    requests: new RequestLog(db, () => clock.now()),
     auth,
     trees,
     content: new ContentStore(db, blobs, counters, () => clock.now()),
@@ -140,7 +142,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const server = http.createServer((req, res) => {
     const raw = req.headers['x-aether-client-id'];
     const clientId = typeof raw === 'string' && /^[A-Za-z0-9_.:-]{1,128}$/.test(raw) ? raw : undefined;
-    void requestScope.run({ clientId }, () => handle(req, res));
+    const rawId = req.headers[REQUEST_ID_HEADER];
+    const requestId = typeof rawId === 'string' && /^[A-Za-z0-9_.:-]{1,128}$/.test(rawId) ? rawId : undefined;
+    void requestScope.run({ clientId, requestId }, () => handle(req, res));
   });
   server.on('connection', (s) => {
     sockets.add(s);
@@ -179,7 +183,24 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         }
       }
       const ctx: RequestContext = { method, route: m.pattern, params: m.params, query: url.searchParams, body, principal, req, res, signal: abort.signal };
-      const out = await m.handler(ctx);
+      const scope = requestScope.getStore() as RequestScope | undefined;
+      let out: unknown;
+      if (scope?.requestId && method !== 'GET' && method !== 'HEAD') {
+        // Idempotent retries (store/request-log.ts): an applied id answers with its recorded outcome.
+        scope.tenantId = principal.tenantId;
+        scope.route = `${method} ${m.pattern} ${JSON.stringify(m.params)}`;
+        const prior = core.requests.lookup(scope.tenantId, scope.requestId, scope.route);
+        if (prior) out = prior.response;
+        else {
+          try {
+            out = await m.handler(ctx);
+          } catch (err) {
+            if (!(err instanceof ReplayedRequest)) throw err;
+            out = err.response;
+          }
+          if (scope.recorded && out !== STREAMED) core.requests.complete(scope.tenantId, scope.requestId, out ?? {});
+        }
+      } else out = await m.handler(ctx);
       // Acknowledge a change only once it is durable (group commit; db/database.ts).
       if (method !== 'GET' && method !== 'HEAD') await durability.barrier();
       if (out === STREAMED) return;

@@ -43,6 +43,8 @@ function depthOf(p: string): number {
 
 export class TreeEditor {
   private dirty = new Map<string, DirState>();
+  /** Entries resolved through untouched directories; cleared by every content change. */
+  private resolvedCache = new Map<string, TreeEntry | undefined>();
   private rootAttrs: { m: number; mt: number; xa?: Record<string, string> };
   private linkGroups: Record<string, string[]>;
   private readonly baseLinksJson: string;
@@ -91,9 +93,15 @@ export class TreeEditor {
     const st = this.dirty.get(parent);
     if (st) return this.stateGet(st, name);
     if (parent === '/') return this.store.childOf(this.baseRoot, name);
+    if (this.resolvedCache.has(path)) return this.resolvedCache.get(path);
     const pe = this.get(parent);
-    if (!pe || pe.t !== 'd' || !pe.tr) return undefined;
-    return this.store.childOf(pe.tr, name);
+    const e = !pe || pe.t !== 'd' || !pe.tr ? undefined : this.store.childOf(pe.tr, name);
+    this.resolvedCache.set(path, e);
+    return e;
+  }
+
+  private changed(): void {
+    if (this.resolvedCache.size) this.resolvedCache.clear();
   }
 
   /** Make `dirPath` (and every ancestor) editable; returns its state. */
@@ -107,6 +115,7 @@ export class TreeEditor {
       const e = this.get(dirPath);
       if (!e) throw new ApiError(RpcCode.NOT_FOUND, `parent directory ${dirPath} does not exist`);
       if (e.t !== 'd') throw new ApiError(RpcCode.FAILED_PRECONDITION, `${dirPath} is not a directory`);
+      // Ancestors are resolved (and cached) by the get() above, so opening them is O(depth).
       const parent = this.open(parentOf(dirPath));
       st = { base: e.tr ?? '', changes: new Map() };
       // Mark the dir entry as pending: commit() fills in the new tree hash.
@@ -133,6 +142,7 @@ export class TreeEditor {
     if (entry.t === 'd' && !entry.tr) entry = { ...entry, tr: this.store.emptyTree };
     const prev = this.stateGet(st, name);
     st.changes.set(name, entry);
+    this.changed();
     // A replaced directory subtree may have pending edits under it: drop them.
     if (prev?.t === 'd') this.dropDirtyUnder(path);
   }
@@ -153,6 +163,7 @@ export class TreeEditor {
     const name = nameOf(path);
     const cur = this.stateGet(st, name)!;
     st.changes.set(name, { ...cur, m: pick('m', cur.m)!, mt: pick('mt', cur.mt)!, xa: pick('xa', cur.xa) });
+    this.changed();
   }
 
   /** Create missing directories along `dirPath` with `mode`; existing non-dirs → FAILED_PRECONDITION. */
@@ -173,6 +184,7 @@ export class TreeEditor {
     const e = this.get(path);
     if (!e) return undefined;
     this.open(parentOf(path)).changes.set(nameOf(path), null);
+    this.changed();
     if (e.t === 'd') this.dropDirtyUnder(path);
     this.rewriteLinks(path, undefined);
     return e;
@@ -199,6 +211,7 @@ export class TreeEditor {
     }
     this.open(parentOf(src)).changes.set(nameOf(src), null);
     this.open(parentOf(dst)).changes.set(nameOf(dst), e);
+    this.changed();
     for (const [k, v] of moved) this.dirty.set(k, v);
     this.rewriteLinks(src, dst);
   }
@@ -220,7 +233,10 @@ export class TreeEditor {
         delete this.linkGroups[id];
         if (next.length === 1) {
           const survivor = this.get(next[0]!);
-          if (survivor && survivor.ln === id) this.open(parentOf(next[0]!)).changes.set(nameOf(next[0]!), { ...survivor, ln: undefined });
+          if (survivor && survivor.ln === id) {
+            this.open(parentOf(next[0]!)).changes.set(nameOf(next[0]!), { ...survivor, ln: undefined });
+            this.changed();
+          }
         }
       } else this.linkGroups[id] = next;
     }
