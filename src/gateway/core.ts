@@ -3,6 +3,7 @@
 // server.ts and handed to each family's register function.
 import type { Db, Durability } from './db/database.js';
 import type { RequestLog } from './store/request-log.js';
+import type { GarbageCollector } from './store/gc.js';
 import type { Auth, Principal } from './auth.js';
 import { TreeEditor, type TreeStore } from './store/tree-store.js';
 import type { ContentStore } from './store/content.js';
@@ -52,6 +53,8 @@ export interface SessionRow {
   mutation_count: number;
   checkpoint_count: number;
   restore_count: number;
+  /** Set when the session was deleted (a tombstone: storage is released by GC). */
+  deleted_at?: number | null;
 }
 
 /** Append-only audit trail of session changes (GET /v1/sessions/{id}/events). */
@@ -93,7 +96,7 @@ export class SessionRepo {
   /** The session if it exists and belongs to the caller's tenant; otherwise NOT_FOUND (never 403, no existence leak). */
   get(principal: Principal, sessionId: string): SessionRow {
     const row = this.byId.get(sessionId) as SessionRow | undefined;
-    if (!row || row.tenant_id !== principal.tenantId) throw notFound(`session ${sessionId} not found`);
+    if (!row || row.tenant_id !== principal.tenantId || row.deleted_at != null) throw notFound(`session ${sessionId} not found`);
     return row;
   }
 
@@ -157,6 +160,8 @@ export interface GatewayCore {
   durability: Durability;
   /** Outcomes of mutations sent with x-aether-request-id (idempotent retries). */
   requests: RequestLog;
+  /** Online GC of unreachable trees and blobs (store/gc.ts). */
+  gc: GarbageCollector;
   auth: Auth;
   trees: TreeStore;
   content: ContentStore;

@@ -18,6 +18,7 @@ import { ContentStore } from './store/content.js';
 import { Counters } from './counters.js';
 import { EventLog, SessionRepo, requestScope, type GatewayCore, type RequestScope } from './core.js';
 import { REQUEST_ID_HEADER, ReplayedRequest, RequestLog } from './store/request-log.js';
+import { GarbageCollector } from './store/gc.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { nullLogger, type Logger } from '../shared/log.js';
 import { registerAllRoutes } from './routes/index.js';
@@ -37,6 +38,8 @@ export interface GatewayOptions {
   clock?: Clock;
   /** Inject a blob store (tests use a faulty one); defaults to DiskBlobStore under dataDir. */
   blobStore?: BlobStore;
+  /** Periodic garbage collection (store/gc.ts), ms between runs; 0 = off. Default 15 minutes. */
+  gcIntervalMs?: number;
 }
 
 export interface RunningGateway {
@@ -117,6 +120,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   counters.blobsStored = totals.n;
   counters.bytesStored = totals.b;
   const trees = new TreeStore(db);
+  const content = new ContentStore(db, blobs, counters, () => clock.now());
   const closers: Array<() => Promise<void> | void> = [];
   const core: GatewayCore = {
     db,
@@ -124,7 +128,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     requests: new RequestLog(db, () => clock.now()),
     auth,
     trees,
-    content: new ContentStore(db, blobs, counters, () => clock.now()),
+    content,
+    gc: new GarbageCollector(db, trees, content),
     counters,
     clock,
     logger,
@@ -226,6 +231,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const addr = server.address() as AddressInfo;
   const host = opts.host && opts.host !== '0.0.0.0' && opts.host !== '::' ? opts.host : '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+  const gcEvery = opts.gcIntervalMs ?? 15 * 60_000;
+  const gcTimer =
+    gcEvery > 0
+      ? setInterval(() => {
+          core.gc.run().then(
+            (r) => logger.info('gc', { removedTrees: r.removedTrees, removedBlobs: r.removedBlobs, ms: r.durationMs, maxPauseMs: r.maxPauseMs }),
+            (err: unknown) => logger.warn('gc failed', { error: String(err) }),
+          );
+        }, gcEvery)
+      : undefined;
+  gcTimer?.unref();
   let closed = false;
   return {
     url,
@@ -236,6 +252,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     async close() {
       if (closed) return;
       closed = true;
+      if (gcTimer) clearInterval(gcTimer);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const s of sockets) s.destroy();

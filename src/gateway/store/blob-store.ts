@@ -8,7 +8,7 @@
 // with many large chunks costs one round of parallel fsyncs, not a file+dir fsync pair per blob.
 // Invariant: a tree that references a blob is never made durable before the blob's file is.
 // Callers: store/tiered-blobs.ts (which keeps small blobs in SQLite instead), server.ts.
-import { createReadStream } from 'node:fs';
+import { createReadStream, renameSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -24,7 +24,8 @@ export interface PutResult {
 
 /** Seam: the gateway sees blobs only through this interface. */
 export interface BlobStore {
-  put(data: Buffer): Promise<PutResult>;
+  /** Store bytes; `hash` may be passed when the caller already computed sha256(data). */
+  put(data: Buffer, hash?: string): Promise<PutResult>;
   has(hash: string): Promise<boolean>;
   size(hash: string): Promise<number | undefined>;
   /** Read `length` bytes at `offset` (whole blob by default). Throws if missing or short. */
@@ -61,8 +62,8 @@ export class DiskBlobStore implements BlobStore {
     return path.join(this.blobDir, hex.slice(0, 2), hex.slice(2));
   }
 
-  async put(data: Buffer): Promise<PutResult> {
-    const hash = sha256(data);
+  async put(data: Buffer, knownHash?: string): Promise<PutResult> {
+    const hash = knownHash ?? sha256(data);
     const dest = this.pathOf(hash);
     try {
       const st = await fsp.stat(dest);
@@ -104,8 +105,15 @@ export class DiskBlobStore implements BlobStore {
   }
 
   async remove(hash: string): Promise<void> {
-    await fsp.rm(this.pathOf(hash), { force: true });
+    // Renamed away synchronously, so a put that starts after this call never dedupes against it.
+    const doomed = path.join(this.tmpDir, `gc-${hash.slice(7, 23)}-${randomBytes(6).toString('hex')}`);
+    try {
+      renameSync(this.pathOf(hash), doomed);
+    } catch {
+      return;
+    }
     this.synced.delete(hash);
+    await fsp.rm(doomed, { force: true });
   }
 
   async has(hash: string): Promise<boolean> {

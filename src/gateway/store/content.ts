@@ -6,6 +6,7 @@ import { chunk } from './chunker.js';
 import type { Extent } from './tree-store.js';
 import { createHash, type Hash } from 'node:crypto';
 import type { Counters } from '../counters.js';
+import { sha256 } from '../../shared/digest.js';
 
 /** Shared zeros for holes (read-only by convention). */
 const ZEROS = Buffer.alloc(4 << 20);
@@ -25,9 +26,43 @@ export class ContentStore {
     this.hasRef = db.prepare('SELECT 1 FROM tenant_blobs WHERE tenant_id = ? AND hash = ?');
   }
 
+  /** When each blob was last put, borrowed or referenced in this process (GC recency), oldest first. */
+  private recent = new Map<string, number>();
+
+  private stamp(hash: string): void {
+    const now = Date.now();
+    this.recent.delete(hash);
+    this.recent.set(hash, now);
+    for (const [h, t] of this.recent) {
+      if (t >= now - 3600_000) break;
+      this.recent.delete(h);
+    }
+  }
+
+  /** Blobs touched at or after `since`. */
+  recentlyPut(since: number): Set<string> {
+    const out = new Set<string>();
+    for (const [h, t] of this.recent) if (t >= since) out.add(h);
+    return out;
+  }
+
+  /**
+   * GC: remove a blob's bytes unless it was touched since `since`. The check and the start of the
+   * removal happen in one synchronous step, and a put stamps its hash before it looks for existing
+   * bytes, so a put racing with GC either keeps the blob or writes it again.
+   */
+  async removeBlob(hash: string, since: number): Promise<boolean> {
+    const t = this.recent.get(hash);
+    if (t !== undefined && t >= since) return false;
+    await this.blobs.remove?.(hash);
+    return true;
+  }
+
   /** Store one blob (exactly these bytes, no chunking) for `tenantId`. */
   async putBlob(tenantId: string, data: Buffer): Promise<string> {
-    const r = await this.blobs.put(data);
+    const hash = sha256(data);
+    this.stamp(hash);
+    const r = await this.blobs.put(data, hash);
     const run = this.db.transaction(() => {
       if (this.insertBlob.run(r.hash, r.size, this.now()).changes > 0) {
         this.counters.blobsStored++;
@@ -50,11 +85,14 @@ export class ContentStore {
 
   /** Record that `tenantId` references `hash` (content it imported or borrowed legitimately). */
   addRef(tenantId: string, hash: string): void {
+    this.stamp(hash);
     this.insertRef.run(tenantId, hash);
   }
 
   tenantHas(tenantId: string, hash: string): boolean {
-    return this.hasRef.get(tenantId, hash) !== undefined;
+    const has = this.hasRef.get(tenantId, hash) !== undefined;
+    if (has) this.stamp(hash); // about to be borrowed, perhaps: keep it through the grace period
+    return has;
   }
 
   /** Read `[offset, offset+length)` of a file given its extents (holes read as zeros). */

@@ -27,9 +27,9 @@ export class TieredBlobStore implements BlobStore {
     this.delData = db.prepare('DELETE FROM blob_data WHERE hash = ?');
   }
 
-  async put(data: Buffer): Promise<PutResult> {
-    if (data.length > INLINE_MAX) return this.files.put(data);
-    const hash = sha256(data);
+  async put(data: Buffer, knownHash?: string): Promise<PutResult> {
+    if (data.length > INLINE_MAX) return this.files.put(data, knownHash);
+    const hash = knownHash ?? sha256(data);
     const created = this.putData.run(hash, data).changes > 0;
     return { hash, size: data.length, created };
   }

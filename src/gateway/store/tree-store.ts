@@ -284,6 +284,7 @@ export class TreeStore {
   private putNode(node: RawNode): string {
     const json = JSON.stringify(node);
     const hash = 'sha256:' + createHash('sha256').update(json).digest('hex');
+    this.stamp(hash);
     if (!this.cache.has(hash)) {
       this.putStmt.run(hash, json);
       this.remember(hash, node);
@@ -312,10 +313,33 @@ export class TreeStore {
     return out;
   }
 
-  /** Forget cached nodes (after GC deleted rows). */
-  dropCache(): void {
-    this.cache.clear();
-    this.assembled.clear();
+  /** When each node was last put (written or deduplicated) in this process, oldest first. */
+  private recent = new Map<string, number>();
+
+  private stamp(hash: string): void {
+    const now = Date.now();
+    this.recent.delete(hash);
+    this.recent.set(hash, now);
+    // Keep an hour (well over any GC grace period).
+    for (const [h, t] of this.recent) {
+      if (t >= now - 3600_000) break;
+      this.recent.delete(h);
+    }
+  }
+
+  /** Nodes put at or after `since` (GC: they are live whatever the roots say). */
+  recentlyPut(since: number): Set<string> {
+    const out = new Set<string>();
+    for (const [h, t] of this.recent) if (t >= since) out.add(h);
+    return out;
+  }
+
+  /** Forget cached nodes GC deleted, so a later put writes them again. */
+  forget(hashes: readonly string[]): void {
+    for (const h of hashes) {
+      this.cache.delete(h);
+      this.assembled.delete(h);
+    }
   }
 
   /** Find one child entry of a flat body by name (binary search). */
