@@ -1,7 +1,7 @@
 // Gateway storage-engine benchmark (issues 9 and 15): per-request cost of mutations over HTTP
 // against a real gateway process (loopback, fresh data dir), independent of FUSE.
 //
-//   node bench/scenarios/gateway.mjs [--quick] [--before /work/main/dist] [--json out.json]
+//   node bench/scenarios/gateway.mjs [--quick] [--before /work/main/dist] [--growth N] [--json out.json]
 //   npm run bench -- gateway [--quick]
 //
 // Measures, for directories of 10, 1,000 and 10,000 entries: single-file write (a one-op batch),
@@ -114,7 +114,7 @@ async function timeIt(fn) {
 }
 
 /** The whole workload against one gateway; returns a flat result object. */
-export async function gatewayWorkload(gw, { quick = false, dataDir } = {}) {
+export async function gatewayWorkload(gw, { quick = false, dataDir, growth } = {}) {
   const call = caller(gw);
   const out = {};
   const iters = quick ? 10 : 30;
@@ -160,7 +160,7 @@ export async function gatewayWorkload(gw, { quick = false, dataDir } = {}) {
     out['writers4_ops_s'] = (4 * per) / (four / 1000);
   }
   if (dataDir) {
-    const n = quick ? 1000 : 10_000;
+    const n = growth ?? (quick ? 1000 : 10_000);
     const { id: sid } = await call('POST', '/v1/sessions', {});
     await populate(call, sid, '/g', 5000);
     const before = dirBytes(dataDir);
@@ -187,13 +187,13 @@ export async function gatewayWorkload(gw, { quick = false, dataDir } = {}) {
   return out;
 }
 
-async function runOne(label, dist, quick, log) {
+async function runOne(label, dist, quick, log, growth) {
   const root = fs.mkdtempSync(path.join(process.env.TMPDIR ?? os.tmpdir(), `aether-bench-gw-${label}-`));
   const dataDir = path.join(root, 'data');
   const gw = await spawnGateway(dist, dataDir);
   try {
     log(`gateway (${label}): ${dist}`);
-    return await gatewayWorkload(gw, { quick, dataDir });
+    return await gatewayWorkload(gw, { quick, dataDir, growth });
   } finally {
     await gw.stop();
     fs.rmSync(root, { recursive: true, force: true });
@@ -201,9 +201,9 @@ async function runOne(label, dist, quick, log) {
 }
 
 /** bench/run.mjs entry: rows of {metric, before?, after}. */
-export async function gatewayScenario({ quick = false, before } = {}, log = console.error) {
-  const after = await runOne('after', path.join(ROOT, 'dist'), quick, log);
-  const prev = before ? await runOne('before', before, quick, log) : undefined;
+export async function gatewayScenario({ quick = false, before, growth } = {}, log = console.error) {
+  const after = await runOne('after', path.join(ROOT, 'dist'), quick, log, growth);
+  const prev = before ? await runOne('before', before, quick, log, growth) : undefined;
   return { after, before: prev };
 }
 
@@ -223,7 +223,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const bi = argv.indexOf('--before');
   const before = bi >= 0 ? argv[bi + 1] : undefined;
   const ji = argv.indexOf('--json');
-  const res = await gatewayScenario({ quick, before });
+  const gi = argv.indexOf('--growth');
+  const res = await gatewayScenario({ quick, before, growth: gi >= 0 ? Number(argv[gi + 1]) : undefined });
   const md = gatewayMarkdown(res);
   console.log(`load average: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n\n${md}`);
   if (ji >= 0) fs.writeFileSync(argv[ji + 1], JSON.stringify({ loadavg: os.loadavg(), ...res }, null, 2) + '\n');

@@ -1194,11 +1194,12 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
-         * @description Empty on success.
+         * @description Empty on success. **Aether extension**: response of the session delete route.
          * @example {}
          */
-        aetherDeleteSessionResponse: Record<string, never>;
-        aetherGcRequest: {
+        v1DeleteSessionResponse: Record<string, never>;
+        /** @description **Aether extension**: options of an on-demand garbage collection. */
+        v1RunGcRequest: {
             /** @description Report only; remove nothing. */
             dryRun?: boolean;
             /**
@@ -1207,7 +1208,8 @@ export interface components {
              */
             graceSeconds?: string;
         };
-        aetherGcReport: {
+        /** @description **Aether extension**: what a garbage collection found live and reclaimable, what it removed, how long it took and its longest pause (ms). */
+        v1GcReport: {
             dryRun?: boolean;
             /** Format: int64 */
             roots?: string;
@@ -1236,7 +1238,8 @@ export interface components {
             /** Format: int64 */
             maxPauseMs?: string;
         };
-        aetherStorageReport: {
+        /** @description **Aether extension**: live vs reclaimable bytes of trees and blobs, and the database file's size and free space. */
+        v1StorageReport: {
             /** Format: int64 */
             liveBytes?: string;
             /** Format: int64 */
@@ -1245,7 +1248,7 @@ export interface components {
             databaseBytes?: string;
             /** Format: int64 */
             databaseFreeBytes?: string;
-            gc?: components["schemas"]["aetherGcReport"];
+            gc?: components["schemas"]["v1GcReport"];
         };
         /** @description google.protobuf.Any: a typed detail message, identified by `@type`. */
         protobufAny: {
@@ -4170,13 +4173,7 @@ export interface operations {
     SessionService_DeleteSession: {
         parameters: {
             query?: never;
-            header?: {
-                /**
-                 * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
-                 * @example mount-7f3a2c
-                 */
-                "x-aether-client-id"?: components["parameters"]["AetherClientId"];
-            };
+            header?: never;
             path: {
                 /**
                  * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
@@ -4194,7 +4191,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["aetherDeleteSessionResponse"];
+                    "application/json": components["schemas"]["v1DeleteSessionResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -6398,7 +6395,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["aetherGcRequest"];
+                "application/json": components["schemas"]["v1RunGcRequest"];
             };
         };
         responses: {
@@ -6408,7 +6405,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["aetherGcReport"];
+                    "application/json": components["schemas"]["v1GcReport"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -6434,7 +6431,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["aetherStorageReport"];
+                    "application/json": components["schemas"]["v1StorageReport"];
                 };
             };
             400: components["responses"]["BadRequest"];

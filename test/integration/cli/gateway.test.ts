@@ -93,7 +93,7 @@ describe('gateway serve / token create', () => {
     // Another tenant's token is refused with a one-line error and a non-zero exit.
     const token = await gw.tokenFor('gc-other');
     const denied = await runMain(['gateway', 'gc'], { env: { ...env, AETHER_TOKEN: token } });
-    expect(denied.code).not.toBe(0);
+    expect(denied.code).toBe(5);
   });
 
   it('stop without an embedded gateway is a no-op', async () => {
