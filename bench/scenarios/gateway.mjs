@@ -179,8 +179,8 @@ export async function gatewayWorkload(gw, { quick = false, dataDir, growth } = {
     const gc = await fetch(gw.url + '/v1/admin/gc', { method: 'POST', headers: { authorization: `Bearer ${gw.token}`, 'content-type': 'application/json' }, body: '{}' });
     if (gc.status === 200) {
       const body = await gc.json();
-      out['gc_ms'] = body.durationMs;
-      out['gc_max_pause_ms'] = body.maxPauseMs;
+      out['gc_ms'] = Number(body.durationMs);
+      out['gc_max_pause_ms'] = Number(body.maxPauseMs);
       out['after_gc_bytes_per_write'] = (dirBytes(dataDir) - before) / n;
     } else await gc.text();
   }
@@ -208,7 +208,7 @@ export async function gatewayScenario({ quick = false, before, growth } = {}, lo
 }
 
 export function gatewayMarkdown({ after, before }) {
-  const fmt = (k, v) => (v === undefined ? '–' : k.endsWith('ops_s') ? `${v.toFixed(0)} ops/s` : k.includes('bytes') || k === 'growth_writes' ? v.toFixed(0) : `${v.toFixed(2)} ms`);
+  const fmt = (k, v) => (typeof v !== 'number' ? '–' : k.endsWith('ops_s') ? `${v.toFixed(0)} ops/s` : k.includes('bytes') || k === 'growth_writes' ? v.toFixed(0) : `${v.toFixed(2)} ms`);
   const lines = ['| Metric | Before | After | After ÷ before |', '|---|---|---|---|'];
   for (const k of Object.keys(after)) {
     const b = before?.[k];
@@ -225,7 +225,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const ji = argv.indexOf('--json');
   const gi = argv.indexOf('--growth');
   const res = await gatewayScenario({ quick, before, growth: gi >= 0 ? Number(argv[gi + 1]) : undefined });
-  const md = gatewayMarkdown(res);
-  console.log(`load average: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n\n${md}`);
   if (ji >= 0) fs.writeFileSync(argv[ji + 1], JSON.stringify({ loadavg: os.loadavg(), ...res }, null, 2) + '\n');
+  console.log(`load average: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n\n${gatewayMarkdown(res)}`);
 }
