@@ -36,6 +36,8 @@ export interface GatewayOptions {
   port?: number;
   logger?: Logger;
   clock?: Clock;
+  /** Roots under which local git remotes (paths, file://) are allowed; see git/local-remotes.ts. */
+  allowLocalRemotes?: string[];
   /** Inject a blob store (tests use a faulty one); defaults to DiskBlobStore under dataDir. */
   blobStore?: BlobStore;
   /** Periodic garbage collection (store/gc.ts), ms between runs; 0 = off. Default 15 minutes. */
@@ -136,6 +138,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     events: new EventLog(db, clock),
     sessions: new SessionRepo(db, trees, clock),
     dataDir: opts.dataDir,
+    ...(opts.allowLocalRemotes ? { allowLocalRemotes: opts.allowLocalRemotes } : {}),
     secretKey,
     onClose: (fn) => void closers.push(fn),
   };

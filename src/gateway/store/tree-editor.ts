@@ -17,6 +17,7 @@ import { ApiError } from '../http/api-error.js';
 import { RpcCode } from '../../protocol/rpc-status.js';
 import { joinPath, splitPath } from '../http/validate.js';
 import { S_IFDIR, cmp, type TreeEntry, type TreeStore } from './tree-store.js';
+import { gitlinkOf } from '../git/gitlink.js';
 
 /** A touched directory: its tree before the edit and its changed children (null = removed). */
 interface DirState {
@@ -115,6 +116,8 @@ export class TreeEditor {
       const e = this.get(dirPath);
       if (!e) throw new ApiError(RpcCode.NOT_FOUND, `parent directory ${dirPath} does not exist`);
       if (e.t !== 'd') throw new ApiError(RpcCode.FAILED_PRECONDITION, `${dirPath} is not a directory`);
+      const sub = gitlinkOf(e);
+      if (sub) throw new ApiError(RpcCode.PERMISSION_DENIED, `${dirPath} is a git submodule (commit ${sub}); its files are not part of this session and cannot be written`);
       // Ancestors are resolved (and cached) by the get() above, so opening them is O(depth).
       const parent = this.open(parentOf(dirPath));
       st = { base: e.tr ?? '', changes: new Map() };

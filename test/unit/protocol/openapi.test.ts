@@ -93,6 +93,7 @@ const EXTENSION_ROUTES = [
   'DELETE /v1/sessions/{sessionId}',
   'POST /v1/admin/gc',
   'GET /v1/admin/storage',
+  'GET /v1/sessions/{sessionId}/diff',
 ];
 const EXTENSION_FIELDS: Array<[schema: string, property: string]> = [
   ['v1RestoreRequest', 'label'],
@@ -102,6 +103,14 @@ const EXTENSION_FIELDS: Array<[schema: string, property: string]> = [
   ['v1ManifestNode', 'xattrNames'],
   ['v1SetPosixLockBlockingRequest', 'timeoutMs'],
   ['v1FlockRequest', 'timeoutMs'],
+  ['v1CommitRequest', 'includeIgnored'],
+  ['v1CommitRequest', 'allowEmpty'],
+  ['v1CommitRequest', 'dryRun'],
+  ['v1CommitRequest', 'statWidth'],
+  ['v1CommitResponse', 'created'],
+  ['v1CommitResponse', 'parentId'],
+  ['v1CommitResponse', 'diff'],
+  ['v1Source', 'lastJob'],
 ];
 // Extension query/header parameters on seed operations: [operation, parameter name].
 const EXTENSION_PARAMS: Array<[op: string, name: string]> = [
