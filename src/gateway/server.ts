@@ -116,7 +116,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
   const blobStore = blobs;
   // Group commit: blob files first, then the WAL (db/database.ts).
-  const durability = new WalDurability(path.join(opts.dataDir, 'gateway.db-wal'), () => blobStore.flush());
+  const totalChanges = db.prepare('SELECT total_changes() AS n').pluck();
+  const durability = new WalDurability(
+    path.join(opts.dataDir, 'gateway.db-wal'),
+    () => blobStore.flush(),
+    // Anything unflushed (a blob file) makes the state differ from the last sync.
+    () => (totalChanges.get() as number) + ((blobStore.unflushed?.() ?? 1) > 0 ? 0.5 : 0),
+  );
   const counters = new Counters();
   const totals = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM blobs').get() as { n: number; b: number };
   counters.blobsStored = totals.n;

@@ -65,10 +65,22 @@ export class WalDurability implements Durability {
   private next: Promise<void> | undefined;
   private closed = false;
 
-  constructor(private readonly walFile: string, private readonly beforeSync: () => Promise<void> = async () => undefined) {}
+  /** total_changes() covered by the last completed fsync (-1: none yet). */
+  private synced = -1;
+
+  /**
+   * `changes` reads the connection's total_changes(), so a request that wrote nothing (a POST
+   * that only reads, like :getCasExtents) skips the fsync entirely.
+   */
+  constructor(
+    private readonly walFile: string,
+    private readonly beforeSync: () => Promise<void> = async () => undefined,
+    private readonly changes: () => number = () => -2,
+  ) {}
 
   barrier(): Promise<void> {
     if (this.closed) return Promise.resolve();
+    if (!this.running && this.changes() === this.synced) return Promise.resolve();
     if (!this.running) {
       this.running = this.round();
       return this.running;
@@ -85,12 +97,14 @@ export class WalDurability implements Durability {
   }
 
   private async round(): Promise<void> {
+    const covered = this.changes();
     try {
       // Content files referenced by committed rows go first (see blob-store.ts).
       await this.beforeSync();
       const fd = this.walFd();
       if (fd !== undefined) await new Promise<void>((res, rej) => fs.fsync(fd, (e) => (e ? rej(e) : res())));
       this.syncs++;
+      this.synced = covered;
     } finally {
       this.running = undefined;
     }

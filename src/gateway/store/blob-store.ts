@@ -33,6 +33,8 @@ export interface BlobStore {
   stream(hash: string, start: number, endInclusive: number): Readable;
   /** Make every blob put so far durable (fsync); resolves when done. */
   flush(): Promise<void>;
+  /** Blobs put but not yet flushed (a store that cannot tell returns 1). */
+  unflushed?(): number;
   /** Remove a blob (GC only; the caller guarantees nothing references it). */
   remove?(hash: string): Promise<void>;
 }
@@ -85,6 +87,10 @@ export class DiskBlobStore implements BlobStore {
     await fsp.rename(tmp, dest);
     this.pending.add(dest);
     return { hash, size: data.length, created: true };
+  }
+
+  unflushed(): number {
+    return this.pending.size;
   }
 
   async flush(): Promise<void> {

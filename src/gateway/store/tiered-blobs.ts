@@ -66,6 +66,10 @@ export class TieredBlobStore implements BlobStore {
     return this.files.flush();
   }
 
+  unflushed(): number {
+    return this.files.unflushed?.() ?? 1;
+  }
+
   async remove(hash: string): Promise<void> {
     if (this.delData.run(hash).changes > 0) return;
     await this.files.remove?.(hash);
