@@ -18,8 +18,9 @@ import { cloneScenario } from './scenarios/clone.mjs';
 import { seqScenario } from './scenarios/seq.mjs';
 import { memoryScenario, MEMORY_TARGET_BYTES } from './scenarios/memory.mjs';
 import { opsScenario } from './scenarios/ops.mjs';
+import { gatewayScenario, gatewayMarkdown } from './scenarios/gateway.mjs';
 
-const SCENARIOS = ['ops', 'tree', 'clone', 'seq', 'memory'];
+const SCENARIOS = ['ops', 'tree', 'clone', 'seq', 'memory', 'gateway'];
 
 function parseArgs(argv) {
   const o = { scenarios: [], quick: false, keep: false, json: undefined, files: undefined, seqMiB: undefined, memMiB: undefined, binding: undefined };
@@ -38,7 +39,7 @@ function parseArgs(argv) {
     else if (a === '--mem-mib') o.memMiB = Number(val());
     else if (a === '--binding') o.binding = val();
     else if (a === '-h' || a === '--help') {
-      console.log('usage: npm run bench -- [ops|tree|clone|seq|memory ...] [--quick] [--binding fuse3|fuse-native] [--files N] [--seq-mib N] [--mem-mib N] [--json FILE] [--keep]');
+      console.log('usage: npm run bench -- [ops|tree|clone|seq|memory|gateway ...] [--quick] [--binding fuse3|fuse-native] [--files N] [--seq-mib N] [--mem-mib N] [--json FILE] [--keep]');
       process.exit(0);
     } else if (SCENARIOS.includes(a)) o.scenarios.push(a);
     else throw new Error(`unknown argument ${a} (scenarios: ${SCENARIOS.join(', ')})`);
@@ -123,7 +124,14 @@ async function main() {
   const report = new Report();
   const info = machineInfo(process.env.TMPDIR ?? '/tmp');
   log(`aether bench: ${opts.scenarios.join(', ')}${opts.quick ? ' (quick)' : ''}; ${opts.files} files, seq ${opts.seqMiB} MiB, memory ${opts.memMiB} MiB`);
+  let gatewayMd = '';
   for (const name of opts.scenarios) {
+    if (name === 'gateway') {
+      // Storage engine over HTTP, no mount: its own gateway processes (bench/scenarios/gateway.mjs).
+      log('gateway…');
+      gatewayMd = gatewayMarkdown(await gatewayScenario({ quick: opts.quick, before: process.env.AETHER_BENCH_BEFORE_DIST }, log));
+      continue;
+    }
     // A fresh gateway and temp root per scenario: no scenario warms another's caches.
     const env = await createBenchEnv({ keep: opts.keep });
     const onSignal = () => void env.teardown().finally(() => process.exit(130));
@@ -144,7 +152,7 @@ async function main() {
     }
   }
   info.binding = [...bindings].join(', ') || '?';
-  const md = report.markdown(info, opts);
+  const md = report.markdown(info, opts) + (gatewayMd ? `\n\n## Gateway storage engine\n\n${gatewayMd}\n` : '');
   console.log(md);
   if (opts.json) fs.writeFileSync(opts.json, JSON.stringify({ info, opts, rows: report.rows, latency: report.lat, memory: report.mem }, null, 2) + '\n');
 }

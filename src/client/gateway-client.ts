@@ -503,6 +503,12 @@ export interface GatewayClient {
   getUsage(opts?: GetUsageOptions): Promise<TenantUsage>;
   /** `GET /v1/metrics/cas` (extension). */
   getCasMetrics(opts?: CallOptions): Promise<CasMetrics>;
+  /** `POST /v1/admin/gc` (extension; default-tenant token). */
+  runGc(req: { dryRun?: boolean; graceSeconds?: number }, opts?: CallOptions): Promise<GcReportJson>;
+  /** `GET /v1/admin/storage` (extension; default-tenant token). */
+  getStorage(opts?: CallOptions): Promise<StorageReportJson>;
+  /** `DELETE /v1/sessions/{sessionId}` (extension). */
+  deleteSession(sessionId: string, opts?: CallOptions): Promise<void>;
 
   // ---- sources ----
   /** `POST /v1/sources`. */
@@ -551,6 +557,17 @@ export interface GatewayClient {
 }
 
 /** Names of every GatewayClient method. */
+/** The gateway's GC report (int64 counters as strings, proto3 JSON). */
+export type GcReportJson = Record<string, string | boolean>;
+/** Live vs reclaimable storage. */
+export interface StorageReportJson {
+  liveBytes: string;
+  reclaimableBytes: string;
+  databaseBytes: string;
+  databaseFreeBytes: string;
+  gc: GcReportJson;
+}
+
 export type GatewayMethod = {
   [K in keyof GatewayClient]: GatewayClient[K] extends (...args: never[]) => unknown ? K : never;
 }[keyof GatewayClient];

@@ -15,6 +15,7 @@
 //   - The token is sent only in the Authorization header and never appears in errors or logs.
 //   - Every failure surfaces as a GatewayError.
 // Callers: cli/ (composition root: mount, control-plane commands), integration tests.
+import type { GcReportJson, StorageReportJson } from './gateway-client.js';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -904,6 +905,20 @@ export class HttpGatewayClient implements GatewayClient {
 
   async getCasMetrics(opts: CallOptions = {}): Promise<CasMetrics> {
     return this.json({ method: 'GET', path: '/v1/metrics/cas', signal: opts.signal });
+  }
+
+  async runGc(req: { dryRun?: boolean; graceSeconds?: number }, opts: CallOptions = {}): Promise<GcReportJson> {
+    const body: Record<string, unknown> = { dryRun: !!req.dryRun };
+    if (req.graceSeconds !== undefined) body.graceSeconds = String(req.graceSeconds);
+    return this.json({ method: 'POST', path: '/v1/admin/gc', body, signal: opts.signal });
+  }
+
+  async getStorage(opts: CallOptions = {}): Promise<StorageReportJson> {
+    return this.json({ method: 'GET', path: '/v1/admin/storage', signal: opts.signal });
+  }
+
+  async deleteSession(sessionId: string, opts: CallOptions = {}): Promise<void> {
+    await this.json({ method: 'DELETE', path: `/v1/sessions/${encodeURIComponent(sessionId)}`, signal: opts.signal });
   }
 
   // -------------------------------------------------------------------------------------------

@@ -9,20 +9,25 @@
 // http/transport.ts; the data dir is private (data-dir.ts).
 // Callers: cli/commands/gateway.ts (serve, token create), tests.
 import * as http from 'node:http';
+import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Principal } from './auth.js';
 import { openGatewayData } from './data-dir.js';
 export { openGatewayData } from './data-dir.js';
+import { WalDurability } from './db/database.js';
 import { Router, STREAMED, type RequestContext } from './http/router.js';
 import { ApiError, clip, quote } from './http/api-error.js';
 import { checkRequestTarget, ClientGoneError, parseJsonBody, readBody, sendJson } from './http/request-io.js';
 import { applyTransport, resolveLimits, serverOptions, type TransportLimits } from './http/transport.js';
 import { RpcCode } from '../protocol/rpc-status.js';
 import { DiskBlobStore, type BlobStore } from './store/blob-store.js';
+import { TieredBlobStore } from './store/tiered-blobs.js';
 import { TreeStore } from './store/tree-store.js';
 import { ContentStore } from './store/content.js';
 import { Counters } from './counters.js';
-import { EventLog, SessionRepo, requestScope, type GatewayCore } from './core.js';
+import { EventLog, SessionRepo, requestScope, type GatewayCore, type RequestScope } from './core.js';
+import { REQUEST_ID_HEADER, ReplayedRequest, RequestLog } from './store/request-log.js';
+import { GarbageCollector } from './store/gc.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { nullLogger, type Logger } from '../shared/log.js';
 import { registerAllRoutes } from './routes/index.js';
@@ -48,6 +53,8 @@ export interface GatewayOptions {
   blobStore?: BlobStore;
   /** Timeouts and the connection cap (http/transport.ts DEFAULT_LIMITS when omitted). */
   limits?: Partial<TransportLimits>;
+  /** Periodic garbage collection (store/gc.ts), ms between runs; 0 = off. Default 15 minutes. */
+  gcIntervalMs?: number;
 }
 
 export interface RunningGateway {
@@ -68,19 +75,32 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   if (!blobs) {
     const disk = new DiskBlobStore(opts.dataDir);
     await disk.init();
-    blobs = disk;
+    blobs = new TieredBlobStore(db, disk);
   }
+  const blobStore = blobs;
+  // Group commit: blob files first, then the WAL (db/database.ts).
+  const totalChanges = db.prepare('SELECT total_changes() AS n').pluck();
+  const durability = new WalDurability(
+    path.join(opts.dataDir, 'gateway.db-wal'),
+    () => blobStore.flush(),
+    // Anything unflushed (a blob file) makes the state differ from the last sync.
+    () => (totalChanges.get() as number) + ((blobStore.unflushed?.() ?? 1) > 0 ? 0.5 : 0),
+  );
   const counters = new Counters();
   const totals = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM blobs').get() as { n: number; b: number };
   counters.blobsStored = totals.n;
   counters.bytesStored = totals.b;
   const trees = new TreeStore(db);
+  const content = new ContentStore(db, blobs, counters, () => clock.now());
   const closers: Array<() => Promise<void> | void> = [];
   const core: GatewayCore = {
     db,
+    durability,
+    requests: new RequestLog(db, () => clock.now()),
     auth,
     trees,
-    content: new ContentStore(db, blobs, counters, () => clock.now()),
+    content,
+    gc: new GarbageCollector(db, trees, content),
     counters,
     clock,
     logger,
@@ -100,7 +120,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const server = http.createServer(serverOptions(limits), (req, res) => {
     const raw = req.headers['x-aether-client-id'];
     const clientId = typeof raw === 'string' && /^[A-Za-z0-9_.:-]{1,128}$/.test(raw) ? raw : undefined;
-    void requestScope.run({ clientId }, () => handle(req, res));
+    const rawId = req.headers[REQUEST_ID_HEADER];
+    const requestId = typeof rawId === 'string' && /^[A-Za-z0-9_.:-]{1,128}$/.test(rawId) ? rawId : undefined;
+    void requestScope.run({ clientId, requestId }, () => handle(req, res));
   });
   server.on('connection', (s) => {
     sockets.add(s);
@@ -131,7 +153,26 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         body = parseJsonBody(await readBody(req, { maxBytes: MAX_BODY, idleMs: limits.bodyIdleTimeoutMs }));
       }
       const ctx: RequestContext = { method, route: m.pattern, params: m.params, query: url.searchParams, body, principal, req, res, signal: abort.signal };
-      const out = await m.handler(ctx);
+      const scope = requestScope.getStore() as RequestScope | undefined;
+      let out: unknown;
+      if (scope?.requestId && method !== 'GET' && method !== 'HEAD') {
+        // Idempotent retries (store/request-log.ts): an applied id answers with its recorded outcome.
+        scope.tenantId = principal.tenantId;
+        scope.route = `${method} ${m.pattern} ${JSON.stringify(m.params)}`;
+        const prior = core.requests.lookup(scope.tenantId, scope.requestId, scope.route);
+        if (prior) out = prior.response;
+        else {
+          try {
+            out = await m.handler(ctx);
+          } catch (err) {
+            if (!(err instanceof ReplayedRequest)) throw err;
+            out = err.response;
+          }
+          if (scope.recorded && out !== STREAMED) core.requests.complete(scope.tenantId, scope.requestId, out ?? {});
+        }
+      } else out = await m.handler(ctx);
+      // Acknowledge a change only once it is durable (group commit; db/database.ts).
+      if (method !== 'GET' && method !== 'HEAD') await durability.barrier();
       if (out === STREAMED) return;
       sendJson(res, 200, out ?? {});
     } catch (err) {
@@ -167,6 +208,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const addr = server.address() as AddressInfo;
   const host = opts.host && opts.host !== '0.0.0.0' && opts.host !== '::' ? opts.host : '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+  const gcEvery = opts.gcIntervalMs ?? 15 * 60_000;
+  const gcTimer =
+    gcEvery > 0
+      ? setInterval(() => {
+          core.gc.run().then(
+            (r) => logger.info('gc', { removedTrees: r.removedTrees, removedBlobs: r.removedBlobs, ms: r.durationMs, maxPauseMs: r.maxPauseMs }),
+            (err: unknown) => logger.warn('gc failed', { error: String(err) }),
+          );
+        }, gcEvery)
+      : undefined;
+  gcTimer?.unref();
   let closed = false;
   return {
     url,
@@ -177,11 +229,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     async close() {
       if (closed) return;
       closed = true;
+      if (gcTimer) clearInterval(gcTimer);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       });
       for (const fn of closers) await fn();
+      await durability.barrier().catch(() => undefined);
+      durability.close();
       db.close();
     },
   };

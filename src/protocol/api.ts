@@ -39,7 +39,11 @@ export interface paths {
         get: operations["SessionService_GetSession"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a session
+         * @description **Aether extension** (not in the seed contract, whose sessions only complete): deletes the session. Its checkpoints, events, annotations, approvals, cache, bus messages, locks, health and session secrets go at once; afterwards every route answers NOT_FOUND for it and it is not listed. Its trees and blobs are released by the next garbage collection unless a fork, another session's checkpoint or a source revision still shares them (`POST /v1/admin/gc`).
+         */
+        delete: operations["SessionService_DeleteSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -945,6 +949,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/gc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run garbage collection now
+         * @description **Aether extension**: mark-and-sweep of trees and blobs no longer reachable from any live session, checkpoint or source revision, skipping anything written or referenced within the grace period (default 600 s), online and in bounded slices. `dryRun` only reports. Gateway-wide: needs a token of the default tenant (else code 7).
+         */
+        post: operations["AetherAdmin_RunGc"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/storage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live vs reclaimable storage
+         * @description **Aether extension**: bytes of trees and blobs that are live vs reclaimable by the next GC (a dry run), and the database file's size and free pages. Gateway-wide: needs a token of the default tenant (else code 7).
+         */
+        get: operations["AetherAdmin_GetStorage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sources": {
         parameters: {
             query?: never;
@@ -1169,6 +1213,63 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description Empty on success. **Aether extension**: response of the session delete route.
+         * @example {}
+         */
+        v1DeleteSessionResponse: Record<string, never>;
+        /** @description **Aether extension**: options of an on-demand garbage collection. */
+        v1RunGcRequest: {
+            /** @description Report only; remove nothing. */
+            dryRun?: boolean;
+            /**
+             * Format: int64
+             * @description Keep anything written or referenced this recently (default 600).
+             */
+            graceSeconds?: string;
+        };
+        /** @description **Aether extension**: what a garbage collection found live and reclaimable, what it removed, how long it took and its longest pause (ms). */
+        v1GcReport: {
+            dryRun?: boolean;
+            /** Format: int64 */
+            roots?: string;
+            /** Format: int64 */
+            liveTrees?: string;
+            /** Format: int64 */
+            liveTreeBytes?: string;
+            /** Format: int64 */
+            liveBlobs?: string;
+            /** Format: int64 */
+            liveBlobBytes?: string;
+            /** Format: int64 */
+            reclaimableTrees?: string;
+            /** Format: int64 */
+            reclaimableTreeBytes?: string;
+            /** Format: int64 */
+            reclaimableBlobs?: string;
+            /** Format: int64 */
+            reclaimableBlobBytes?: string;
+            /** Format: int64 */
+            removedTrees?: string;
+            /** Format: int64 */
+            removedBlobs?: string;
+            /** Format: int64 */
+            durationMs?: string;
+            /** Format: int64 */
+            maxPauseMs?: string;
+        };
+        /** @description **Aether extension**: live vs reclaimable bytes of trees and blobs, and the database file's size and free space. */
+        v1StorageReport: {
+            /** Format: int64 */
+            liveBytes?: string;
+            /** Format: int64 */
+            reclaimableBytes?: string;
+            /** Format: int64 */
+            databaseBytes?: string;
+            /** Format: int64 */
+            databaseFreeBytes?: string;
+            gc?: components["schemas"]["v1GcReport"];
+        };
         /** @description google.protobuf.Any: a typed detail message, identified by `@type`. */
         protobufAny: {
             /**
@@ -4114,6 +4215,11 @@ export interface components {
         /** @description Maximum items per page; 0 or absent = server default. Negative → code 3 INVALID_ARGUMENT. */
         PageSize: number;
         /**
+         * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+         * @example req-7f3a2c-000042
+         */
+        AetherRequestId: string;
+        /**
          * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
          * @example mount-7f3a2c
          */
@@ -4221,6 +4327,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1Session"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Default"];
+        };
+    };
+    SessionService_DeleteSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
+                 * @example sess_1234abcd
+                 */
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1DeleteSessionResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5089,6 +5227,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5137,6 +5280,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5186,6 +5334,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5224,6 +5377,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5266,6 +5424,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5308,6 +5471,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5350,6 +5518,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5434,6 +5607,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5514,6 +5692,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5556,6 +5739,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5634,6 +5822,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5748,6 +5941,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -6403,6 +6601,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1CasMetrics"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Default"];
+        };
+    };
+    AetherAdmin_RunGc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["v1RunGcRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1GcReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Default"];
+        };
+    };
+    AetherAdmin_GetStorage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1StorageReport"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -121,7 +121,7 @@ export function registerFileRoutes(router: Router, core: GatewayCore): void {
       const e = tx.ed.get(path);
       if (!e) throw notFound(`${path} does not exist`);
       if (e.t !== 'd') throw failedPrecondition(`${path} is not a directory`);
-      if (tx.ed.list(path).length > 0) throw failedPrecondition(`directory ${path} is not empty`);
+      if (!tx.ed.isEmptyDir(path)) throw failedPrecondition(`directory ${path} is not empty`);
       tx.do((ed) => removeName(ed, path, tx.now));
     });
     record(s, 'RemoveDirectory', { path });
@@ -162,7 +162,7 @@ export function registerFileRoutes(router: Router, core: GatewayCore): void {
       if (de) {
         if (se.t === 'd') {
           if (de.t !== 'd') throw failedPrecondition(`cannot replace non-directory ${dst} with directory ${src}`);
-          if (tx.ed.list(dst).length > 0) throw failedPrecondition(`cannot replace non-empty directory ${dst}`);
+          if (!tx.ed.isEmptyDir(dst)) throw failedPrecondition(`cannot replace non-empty directory ${dst}`);
         } else if (de.t === 'd') {
           throw failedPrecondition(`cannot replace directory ${dst} with non-directory ${src}`);
         } else if (se.ln && se.ln === de.ln) {

@@ -315,6 +315,11 @@ describe('gateway ⇄ openapi.yaml contract', () => {
       expect(a.completionTime).toBeDefined();
       await ok('GET /v1/usage', '/v1/usage?windowStart=2026-03-01T00:00:00Z&windowEnd=2026-03-31T23:59:59Z&granularity=day');
       await ok('GET /v1/metrics/cas', '/v1/metrics/cas');
+      // Storage administration (extensions): a throwaway session deleted, a dry-run GC, the storage report.
+      const doomed = (await ok('POST /v1/sessions', '/v1/sessions', {})).id;
+      await ok('DELETE /v1/sessions/{sessionId}', `/v1/sessions/${doomed}`);
+      await ok('POST /v1/admin/gc', '/v1/admin/gc', { dryRun: true });
+      await ok('GET /v1/admin/storage', '/v1/admin/storage');
     });
 
     it('POSIX locks (get, set, flock, funlock, releasePosixLocks) and collaboration locks', async () => {
