@@ -38,15 +38,19 @@ export class Report {
     this.missing.push({ scenario, peer, reason });
   }
   /** One step on every target: times/lags are per-target arrays over repetitions. */
-  compare(scenario, step, { times, lags, failed, notes, load, reps }) {
+  compare(scenario, step, { times, lags, failed, failures = {}, notes, load, reps }, partial = false) {
     const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
-    const lagMed = Object.fromEntries(Object.entries(lags).map(([k, v]) => [k, { ms: median(v.map((l) => l.ms)), allShipped: v.every((l) => l.ok) }]));
+    const lagMed = Object.fromEntries(Object.entries(lags).map(([k, v]) => [k, { ms: median(v.map((l) => l.ms)), allShipped: v.every((l) => l.ok), sample: v.find((l) => !l.ok)?.sample }]));
     const peerMs = PEER_NAMES.map((p) => med[p]).filter((x) => x !== undefined);
     const best = peerMs.length ? Math.min(...peerMs) : undefined;
-    const r = { scenario, step, reps, times, median: med, lags: lagMed, failed, notes, load: { min: Math.min(...load), max: Math.max(...load) } };
+    const r = { scenario, step, reps, times: structuredClone(times), median: med, lags: lagMed, failed, failures, notes, load: { min: Math.min(...load), max: Math.max(...load) } };
     r.ratioNative = med.aether / med.native;
     r.ratioBestPeer = best ? med.aether / best : undefined;
-    this.cmp.push(r);
+    // Rows are replaced as repetitions finish (an interrupted run prints what it has).
+    const at = this.cmp.findIndex((x) => x.scenario === scenario && x.step === step);
+    if (at >= 0) this.cmp[at] = r;
+    else this.cmp.push(r);
+    if (partial) return;
     log(`  ${scenario}: ${step}: medians ${Object.entries(med).map(([k, v]) => `${k} ${fmtMs(v)}`).join(', ')} → Aether ×${r.ratioNative.toFixed(1)} native${best ? `, ×${r.ratioBestPeer.toFixed(1)} best peer` : ''}`);
   }
   latency(l) {
@@ -127,9 +131,10 @@ export class Report {
         if (!l) return '–';
         return l.allShipped ? fmtMs(l.ms) : `> ${fmtMs(l.ms)} (incomplete)`;
       };
-      const notes = [...Object.entries(r.failed).map(([k, v]) => `${k}: ${v}`), ...Object.entries(r.notes).map(([k, v]) => `${k}: ${v}`)].join('; ').replace(/\|/g, '\\|');
+      const unshipped = Object.entries(r.lags).filter(([, l]) => !l.allShipped).map(([k, l]) => `${k} never matched native, e.g. ${l.sample?.[0] ?? '?'}`);
+      const notes = [...Object.entries(r.failed).map(([k, v]) => `${k}: ${r.failures[k] ? `${r.failures[k]} of ${r.reps} runs failed: ` : ''}${v}`), ...unshipped, ...Object.entries(r.notes).map(([k, v]) => `${k}: ${v}`)].join('; ').replace(/\|/g, '\\|');
       out.push(
-        `| ${r.scenario} | ${r.step} | ${cols.map(cell).join(' | ')} | ${Number.isFinite(r.ratioNative) ? `×${r.ratioNative.toFixed(1)}` : '–'} | ${r.ratioBestPeer ? `×${r.ratioBestPeer.toFixed(2)}` : '–'} | ${lagCols.map(lag).join(' / ')} | ${r.reps} | ${r.load.min.toFixed(1)}–${r.load.max.toFixed(1)} | ${notes} |`,
+        `| ${r.scenario} | ${r.step.replace(/\|/g, '\\|')} | ${cols.map(cell).join(' | ')} | ${Number.isFinite(r.ratioNative) ? `×${r.ratioNative.toFixed(1)}` : '–'} | ${r.ratioBestPeer ? `×${r.ratioBestPeer.toFixed(2)}` : '–'} | ${lagCols.map(lag).join(' / ')} | ${r.reps} | ${r.load.min.toFixed(1)}–${r.load.max.toFixed(1)} | ${notes} |`,
       );
     }
   }

@@ -100,7 +100,15 @@ async function main() {
   for (const name of opts.scenarios) {
     // A fresh gateway and temp root per scenario: no scenario warms another's caches.
     const env = await createBenchEnv({ keep: opts.keep });
-    const onSignal = () => void env.teardown().finally(() => process.exit(130));
+    // Ctrl-C: stop every mount and server, then print what the finished repetitions measured.
+    const onSignal = () =>
+      void env
+        .teardown()
+        .then(() => {
+          for (const b of env.bindings) bindings.add(b);
+          emit(report, info, opts, bindings, true);
+        })
+        .finally(() => process.exit(130));
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     log(`${name}… (in ${env.root})`);
@@ -120,9 +128,14 @@ async function main() {
       process.off('SIGTERM', onSignal);
     }
   }
+  emit(report, info, opts, bindings, false);
+}
+
+function emit(report, info, opts, bindings, interrupted) {
   info.binding = [...bindings].join(', ') || '?';
+  if (interrupted) info.interrupted = true;
   const md = report.markdown(info, opts);
-  console.log(md);
+  console.log(interrupted ? `${md}\n\n(interrupted: rows show the repetitions that finished)` : md);
   if (opts.json) fs.writeFileSync(opts.json, JSON.stringify({ info: { ...info, loadAtEnd: os.loadavg().map((x) => x.toFixed(2)).join(' ') }, opts, rows: report.rows, latency: report.lat, memory: report.mem, peers: report.peers, comparisons: report.cmp, unavailable: report.missing }, null, 2) + '\n');
 }
 

@@ -49,20 +49,20 @@ export async function treeState(base, rel) {
   return out;
 }
 
-/** How many entries differ between two treeState maps. */
-export function stateDiff(a, b) {
-  let n = 0;
-  for (const [k, v] of a) if (b.get(k) !== v) n++;
-  for (const k of b.keys()) if (!a.has(k)) n++;
-  return n;
+/** The entries that differ between two treeState maps: [path, have, want]. */
+export function stateDiff(have, want) {
+  const d = [];
+  for (const [k, v] of have) if (want.get(k) !== v) d.push([k, v, want.get(k) ?? 'absent']);
+  for (const [k, v] of want) if (!have.has(k)) d.push([k, 'absent', v]);
+  return d;
 }
 
 async function pollUntil(read, expected, t0) {
   for (;;) {
     const diff = stateDiff(await read(), expected);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (diff === 0) return { ms, ok: true };
-    if (ms > LAG_LIMIT_MS) return { ms, ok: false, differing: diff };
+    if (diff.length === 0) return { ms, ok: true };
+    if (ms > LAG_LIMIT_MS) return { ms, ok: false, differing: diff.length, sample: diff.slice(0, 5).map(([k, h, w]) => `${k}: ${h}, native ${w}`) };
     await new Promise((r) => setTimeout(r, LAG_POLL_MS));
   }
 }
@@ -127,6 +127,7 @@ export function rcloneTarget(env) {
     backing,
     note: 'rclone 1.60 mount has no symlinks: git runs with core.symlinks=false there',
     gitConfig: '-c core.symlinks=false',
+    ownReference: true,
     async start() {
       server = await startRcloneSftp(path.join(base, 'serve'), backing);
       await mount();

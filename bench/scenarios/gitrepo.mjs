@@ -32,6 +32,7 @@ export async function gitrepoScenario(env, opts, report) {
         { name: 'git status', run: (t) => sh(`${git(t)} status --porcelain > /dev/null`, { cwd: `${t.dir}/repo` }) },
         { name: 'rm -rf', run: (t) => sh('rm -rf repo', { cwd: t.dir }), expect: 'repo' },
       ],
+      reset: (t) => sh('rm -rf repo', { cwd: t.dir }),
     });
   } finally {
     for (const t of targets) await t.stop().catch((e) => log(`  ${t.name}: stop failed: ${e.message}`));
