@@ -160,7 +160,8 @@ function firstLine(child, what, timeoutMs = 60_000) {
   });
 }
 
-function stopChild(child, timeoutMs = 120_000) {
+/** SIGTERM, then SIGKILL after `timeoutMs`; resolves once the child has exited. */
+export function stopChild(child, timeoutMs = 120_000) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { detach, sh } from './lib.mjs';
+import { detach, sh, stopChild } from './lib.mjs';
 
 export const PEERS = ['sshfs', 'rclone'];
 
@@ -123,19 +123,6 @@ async function waitMounted(mountpoint, what, timeoutMs, child, logFile) {
   }
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */
-export function stopProcess(child, graceMs = 30_000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 // Last line of defence: peer processes outlive a runner that dies without its teardown (an uncaught
 // error, process.exit), so every child started here is SIGKILLed and its mount detached on exit.
 const live = new Map(); // child → mountpoint | undefined
@@ -152,6 +139,19 @@ function spawnLogged(cmd, args, logFile, env, mountpoint) {
   fs.closeSync(fd);
   live.set(child, mountpoint);
   child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/** Start a FUSE client in the foreground; resolves the child once `mountpoint` is mounted. */
+async function spawnMount(cmd, args, { logFile, mountpoint, timeoutMs, env }) {
+  const child = spawnLogged(cmd, args, logFile, env, mountpoint);
+  try {
+    await waitMounted(mountpoint, cmd, timeoutMs, child, logFile);
+  } catch (e) {
+    await stopChild(child, 2000);
+    detach(mountpoint);
+    throw e;
+  }
   return child;
 }
 
@@ -194,10 +194,10 @@ export async function startSshd(dir) {
   try {
     await waitPort(port, 'sshd', 15_000, child);
   } catch (e) {
-    await stopProcess(child, 2000);
+    await stopChild(child, 2000);
     throw new Error(`${e.message}\n${fs.readFileSync(path.join(dir, 'sshd.log'), 'utf8').slice(-1500)}`);
   }
-  return { port, keyFile, user, stop: () => stopProcess(child, 5000) };
+  return { port, keyFile, user, stop: () => stopChild(child, 5000) };
 }
 
 /** Does this sshfs accept `-o no_contain_symlinks`? (Debian's 3.7.3 needs it for relative links.) */
@@ -226,19 +226,12 @@ export async function mountSshfs(sshd, backing, mountpoint, logFile) {
     'BatchMode=yes',
     ...sshfsOptions(),
   ];
-  const child = spawnLogged('sshfs', ['-f', '-p', String(sshd.port), '-o', o.join(','), `${sshd.user}@127.0.0.1:${backing}`, mountpoint], logFile, undefined, mountpoint);
-  try {
-    await waitMounted(mountpoint, 'sshfs', 30_000, child, logFile);
-  } catch (e) {
-    await stopProcess(child, 2000);
-    detach(mountpoint);
-    throw e;
-  }
+  const child = await spawnMount('sshfs', ['-f', '-p', String(sshd.port), '-o', o.join(','), `${sshd.user}@127.0.0.1:${backing}`, mountpoint], { logFile, mountpoint, timeoutMs: 30_000 });
   return {
     mountpoint,
     async stop() {
       await sh(`fusermount3 -u ${mountpoint}`, { timeoutMs: 60_000 }).catch(() => undefined);
-      await stopProcess(child, 10_000);
+      await stopChild(child, 10_000);
       if (isMounted(mountpoint)) detach(mountpoint);
     },
   };
@@ -265,10 +258,10 @@ export async function startRcloneSftp(dir, backing) {
   try {
     await waitPort(port, 'rclone serve sftp', 30_000, child);
   } catch (e) {
-    await stopProcess(child, 2000);
+    await stopChild(child, 2000);
     throw new Error(`${e.message}\n${fs.readFileSync(path.join(dir, 'rclone-serve.log'), 'utf8').slice(-1500)}`);
   }
-  return { port, keyFile, config, stop: () => stopProcess(child, 10_000) };
+  return { port, keyFile, config, stop: () => stopChild(child, 10_000) };
 }
 
 /**
@@ -285,26 +278,18 @@ export async function mountRclone(server, mountpoint, cacheDir, dir, logFile) {
   const shim = path.join(bin, 'fusermount');
   if (!have('fusermount') && !fs.existsSync(shim)) await fsp.symlink('/usr/bin/fusermount3', shim);
   const remote = `:sftp,host=127.0.0.1,port=${server.port},user=bench,key_file=${server.keyFile},shell_type=none:`;
-  const child = spawnLogged(
-    'rclone',
-    ['mount', remote, mountpoint, '--vfs-cache-mode', 'full', '--cache-dir', cacheDir, '--config', server.config, '--log-level', 'NOTICE'],
+  const child = await spawnMount('rclone', ['mount', remote, mountpoint, '--vfs-cache-mode', 'full', '--cache-dir', cacheDir, '--config', server.config, '--log-level', 'NOTICE'], {
     logFile,
-    { ...process.env, PATH: `${bin}:${process.env.PATH}` },
     mountpoint,
-  );
-  try {
-    await waitMounted(mountpoint, 'rclone mount', 60_000, child, logFile);
-  } catch (e) {
-    await stopProcess(child, 2000);
-    detach(mountpoint);
-    throw e;
-  }
+    timeoutMs: 60_000,
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+  });
   return {
     mountpoint,
     cacheDir,
     /** SIGTERM lets rclone write back its VFS cache and unmount; bounded, then forced. */
     async stop() {
-      await stopProcess(child, 120_000);
+      await stopChild(child, 120_000);
       if (isMounted(mountpoint)) detach(mountpoint);
     },
   };

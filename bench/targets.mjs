@@ -8,6 +8,8 @@
 //                       subtree `rel` matches `expected` (paths, types, sizes; see treeState),
 //                       resolves {ms since t0, ok}. Works for any upload strategy: ~0 for a mount
 //                       that uploads at close, the queue delay for a write-back cache or overlay.
+//   ownReference        compare the far side with this target's own mount view, not native's tree
+//   gitConfig, note     extra `git -c` options this target needs, and why
 //   stats()             the Aether daemon's counters (control `status`), else undefined
 //   stop()              unmount and stop everything this target started
 // Invariants: a target that failed to start is reported with a reason and never half-registered;
@@ -82,60 +84,31 @@ export function nativeTarget(env, name = 'native') {
   };
 }
 
-export function sshfsTarget(env) {
-  const base = path.join(env.root, 'sshfs');
+/**
+ * A peer served over sftp from a local backing dir: `startServer()` starts the server,
+ * `mount(server)` the FUSE client (returns {stop()}), `clearCache()` empties its local cache for a
+ * cold remount. The backing dir is the far side the shipping lag polls.
+ */
+function sftpPeer(env, name, { startServer, mount, clearCache, ...extra }) {
+  const base = path.join(env.root, name);
   const backing = path.join(base, 'backing');
   const mnt = path.join(base, 'mnt');
-  let sshd;
-  let m;
-  const mount = async () => (m = await mountSshfs(sshd, backing, mnt, path.join(base, 'sshfs.log')));
-  return {
-    name: 'sshfs',
-    dir: mnt,
-    backing,
-    async start() {
-      sshd = await startSshd(path.join(base, 'sshd'));
-      await mount();
-    },
-    /** sshfs keeps no cache across mounts: cold and warm remounts are the same. */
-    async remount() {
-      await m.stop();
-      await mount();
-    },
-    shippedAt: (rel, expected, t0) => pollUntil(() => treeState(backing, rel), expected, t0),
-    async stats() {},
-    async stop() {
-      await m?.stop();
-      m = undefined;
-      await sshd?.stop();
-      sshd = undefined;
-    },
-  };
-}
-
-export function rcloneTarget(env) {
-  const base = path.join(env.root, 'rclone');
-  const backing = path.join(base, 'backing');
-  const mnt = path.join(base, 'mnt');
-  const cacheDir = path.join(base, 'vfs-cache');
   let server;
   let m;
-  const mount = async () => (m = await mountRclone(server, mnt, cacheDir, base, path.join(base, 'rclone-mount.log')));
+  const ctx = { base, backing, mnt };
   return {
-    name: 'rclone',
+    name,
     dir: mnt,
     backing,
-    note: 'rclone 1.60 mount has no symlinks: git runs with core.symlinks=false there',
-    gitConfig: '-c core.symlinks=false',
-    ownReference: true,
+    ...extra,
     async start() {
-      server = await startRcloneSftp(path.join(base, 'serve'), backing);
-      await mount();
+      server = await startServer(ctx);
+      m = await mount(server, ctx);
     },
     async remount({ cold = false } = {}) {
       await m.stop();
-      if (cold) await fsp.rm(cacheDir, { recursive: true, force: true });
-      await mount();
+      if (cold) await clearCache?.(ctx);
+      m = await mount(server, ctx);
     },
     shippedAt: (rel, expected, t0) => pollUntil(() => treeState(backing, rel), expected, t0),
     async stats() {},
@@ -147,6 +120,23 @@ export function rcloneTarget(env) {
     },
   };
 }
+
+/** sshfs keeps no cache across mounts: cold and warm remounts are the same. */
+export const sshfsTarget = (env) =>
+  sftpPeer(env, 'sshfs', {
+    startServer: ({ base }) => startSshd(path.join(base, 'sshd')),
+    mount: (sshd, { base, backing, mnt }) => mountSshfs(sshd, backing, mnt, path.join(base, 'sshfs.log')),
+  });
+
+export const rcloneTarget = (env) =>
+  sftpPeer(env, 'rclone', {
+    startServer: ({ base, backing }) => startRcloneSftp(path.join(base, 'serve'), backing),
+    mount: (server, { base, mnt }) => mountRclone(server, mnt, path.join(base, 'vfs-cache'), base, path.join(base, 'rclone-mount.log')),
+    clearCache: ({ base }) => fsp.rm(path.join(base, 'vfs-cache'), { recursive: true, force: true }),
+    note: 'rclone 1.60 mount has no symlinks: git runs with core.symlinks=false there',
+    gitConfig: '-c core.symlinks=false',
+    ownReference: true,
+  });
 
 /** The gateway's view of a subtree, in treeState's shape. */
 async function gatewayState(env, sessionId, rel) {
