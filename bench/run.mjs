@@ -37,10 +37,11 @@ const USAGE = `usage: npm run bench -- [${SCENARIOS.join('|')} ...] [--quick] [-
   --nm-files    files of node_modules for nodemodules (default 5000)
   --repo        git repository for gitrepo/treeread (also AETHER_BENCH_REPO; default: the largest
                 bare repo under /work/.mirror with >= 4000 files, else a synthetic one)
-  --repo-from   the distant revision gitrepo checks out (default: HEAD~2000 first-parent, bounded)`;
+  --repo-from   the distant revision gitrepo checks out (default: HEAD~2000 first-parent, bounded)
+  --full-history  clone the whole repository (default: a shallow copy with HEAD and that revision)`;
 
 function parseArgs(argv) {
-  const o = { scenarios: [], quick: false, keep: false, json: undefined, files: undefined, seqMiB: undefined, memMiB: undefined, binding: undefined, peers: [...PEERS], reps: undefined, nmFiles: undefined, repo: process.env.AETHER_BENCH_REPO, repoFrom: undefined };
+  const o = { scenarios: [], quick: false, keep: false, json: undefined, files: undefined, seqMiB: undefined, memMiB: undefined, binding: undefined, peers: [...PEERS], reps: undefined, nmFiles: undefined, repo: process.env.AETHER_BENCH_REPO, repoFrom: undefined, fullHistory: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -63,6 +64,7 @@ function parseArgs(argv) {
     else if (a === '--nm-files') o.nmFiles = Number(val());
     else if (a === '--repo') o.repo = val();
     else if (a === '--repo-from') o.repoFrom = val();
+    else if (a === '--full-history') o.fullHistory = true;
     else if (a === '-h' || a === '--help') {
       console.log(USAGE);
       process.exit(0);
@@ -96,7 +98,7 @@ async function main() {
     for (const [p, st] of Object.entries(peers)) if (!st.ok) log(`peer ${p} not available: ${st.reason}`);
   }
   report.peers = peers;
-  const peerOpts = { peers, reps: opts.reps, log, quick: opts.quick, repo: opts.repo, repoFrom: opts.repoFrom };
+  const peerOpts = { peers, reps: opts.reps, log, quick: opts.quick, repo: opts.repo, repoFrom: opts.repoFrom, fullHistory: opts.fullHistory };
   for (const name of opts.scenarios) {
     // A fresh gateway and temp root per scenario: no scenario warms another's caches.
     const env = await createBenchEnv({ keep: opts.keep });

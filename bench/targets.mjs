@@ -182,7 +182,13 @@ export function aetherTarget(env, name) {
       if (cold) cacheGen++;
       await mount();
     },
-    shippedAt: (rel, expected, t0) => pollUntil(() => gatewayState(env, sessionId, rel), expected, t0),
+    // AETHER_BENCH_LAG=sync: ask the daemon to ship everything first (control `sync`, what
+    // `aether sync` does), then check the gateway: the lag of an explicit barrier instead of the
+    // background shipper's.
+    async shippedAt(rel, expected, t0) {
+      if (process.env.AETHER_BENCH_LAG === 'sync') await m.control('sync', {}, LAG_LIMIT_MS);
+      return pollUntil(() => gatewayState(env, sessionId, rel), expected, t0);
+    },
     /** Daemon counters (listings, blobs fetched, uploads, …) from the control socket. */
     async stats() {
       return m ? m.control('status', {}, 30_000).catch(() => undefined) : undefined;

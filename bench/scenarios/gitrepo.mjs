@@ -1,6 +1,6 @@
 // Scenario "gitrepo": a real repository (bench/scenarios/repo.mjs picks it; e.g. git/git, ~4.8k
-// files, ~500 MB of pack) — `git clone --no-hardlinks` (a local clone that copies the pack, as a
-// clone over the network would write it), `git checkout` of a distant revision and back, `git
+// files; by default a shallow copy with HEAD and the distant commit, ~16 MB of pack) — `git clone
+// --no-hardlinks` (a local clone that copies the pack, as a clone over the network would write it), `git checkout` of a distant revision and back, `git
 // status`, `rm -rf` — on native disk, sshfs, rclone and Aether, medians of `reps`. After each
 // write step the shipping lag (see targets.mjs).
 import { sh, fmtBytes } from '../lib.mjs';
@@ -13,7 +13,7 @@ export async function gitrepoScenario(env, opts, report) {
   const r = await pickRepo(env, opts);
   log(`  gitrepo: ${r.kind} ${r.name} (${r.repo}): ${r.files} files, .git ${fmtBytes(r.gitBytes)}; distant ${r.from} (${r.fromSha.slice(0, 10)}, ${r.changed} files differ)`);
   const label = ` (${r.kind === 'synthetic' ? 'synthetic' : r.name}, ${r.files} files)`;
-  report.note(`gitrepo: ${r.kind} repository ${r.name} — ${r.files} files at HEAD, .git ${fmtBytes(r.gitBytes)}; distant revision ${r.from} = ${r.fromSha.slice(0, 10)} (${r.changed} files differ from HEAD)`);
+  report.note(`gitrepo: ${r.kind} repository ${r.name} (${r.history ?? 'full history'}) — ${r.files} files at HEAD, .git ${fmtBytes(r.gitBytes)}; distant revision ${r.from} = ${r.fromSha.slice(0, 10)} (${r.changed} files differ from HEAD)`);
   const git = (t) => `${GIT} ${t.gitConfig ?? ''}`;
   const warmPack = () => sh(`cat ${r.repo}/objects/pack/* > /dev/null`);
   const targets = await startTargets(env, makeTargets(env, 'gitrepo', opts.peers), 'gitrepo', report, log);

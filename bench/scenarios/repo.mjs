@@ -3,6 +3,7 @@
 // mirrors: <owner>+<name>/repo) with at least 4,000 files at HEAD, else a synthetic 5,000-file repo
 // built here with two commits that differ in every file. Also picks the "distant" revision for
 // `git checkout` (--repo-from REV, else HEAD~2000 on the first-parent line, bounded by history).
+// A real repository is cloned from a shallow two-commit copy made here unless --full-history.
 // Callers: bench/scenarios/{gitrepo,treeread}.mjs.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -41,8 +42,12 @@ async function synthetic(root, files) {
   return path.join(repo, '.git');
 }
 
-/** {repo (git dir or work tree to clone), label, from (distant rev), branch, files, changed}. */
-export async function pickRepo(env, { repo, repoFrom, quick }) {
+/**
+ * {repo (git dir to clone), kind, name, history, from (distant rev), fromSha, branch, files,
+ * changed, gitBytes}. A real repository is cloned from a shallow copy with just HEAD and the
+ * distant commit unless `fullHistory`.
+ */
+export async function pickRepo(env, { repo, repoFrom, quick, fullHistory = false }) {
   let kind = 'given';
   if (!repo && !quick) {
     repo = await findMirror();
@@ -60,10 +65,26 @@ export async function pickRepo(env, { repo, repoFrom, quick }) {
     const depth = Number(await out(`${g} rev-list --first-parent --count HEAD`));
     from = `HEAD~${Math.min(2000, Math.max(1, depth - 1))}`;
   }
-  const fromSha = await out(`${g} rev-parse --verify ${from}^{commit}`);
-  const files = await fileCount(gitDir);
+  let fromSha = await out(`${g} rev-parse --verify ${from}^{commit}`);
+  let source = gitDir;
+  let history = 'full history';
+  if (!fullHistory && kind !== 'synthetic') {
+    // A shallow copy holding just the two commits: the same work tree and checkout, without
+    // copying hundreds of MB of history on every clone (through sshfs on a loaded 2-core machine
+    // that alone took more than 10 minutes).
+    source = path.join(env.root, 'shallow-source.git');
+    const headSha = await out(`${g} rev-parse --verify HEAD^{commit}`);
+    await sh(`git init -q --bare ${source}`);
+    await sh(`git fetch -q --depth 1 --upload-pack='git -c uploadpack.allowAnySHA1InWant=true upload-pack' file://${gitDir} ${headSha} ${fromSha}`, { cwd: source });
+    // A clone from a shallow repository goes through upload-pack (like a network clone), which
+    // sends only what refs reach: a tag keeps the distant commit in every clone.
+    await sh(`git update-ref refs/heads/${branch} ${headSha} && git update-ref refs/tags/bench-distant ${fromSha} && git symbolic-ref HEAD refs/heads/${branch}`, { cwd: source });
+    history = `shallow copy: HEAD and ${from} only (--full-history clones the whole repository)`;
+    fromSha = await out(`git --git-dir=${source} rev-parse --verify ${fromSha}^{commit}`);
+  }
+  const files = await fileCount(source);
   const changed = Number(await out(`${g} diff --no-renames --name-only ${fromSha} HEAD | wc -l`));
-  const packBytes = Number(await out(`du -sb ${gitDir} | cut -f1`));
+  const packBytes = Number(await out(`du -sb ${source} | cut -f1`));
   const name = kind === 'synthetic' ? 'synthetic repo' : path.basename(gitDir) === 'repo' ? path.basename(path.dirname(gitDir)).replace('+', '/') : path.basename(repo);
-  return { repo: gitDir, kind, name, branch, from, fromSha, files, changed, gitBytes: packBytes };
+  return { repo: source, kind, name, history, branch, from, fromSha, files, changed, gitBytes: packBytes };
 }
