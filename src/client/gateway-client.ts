@@ -23,6 +23,7 @@ import type {
   Checkpoint,
   CommitRequest,
   CommitResponse,
+  SessionDiffResponse,
   CreateCheckpointRequest,
   CreateDirectoryRequest,
   CreateSessionRequest,
@@ -96,6 +97,17 @@ export type Int64Like = number | bigint | string;
 export interface CallOptions {
   /** Abort the call; it then rejects with a GatewayError (rpcCode 1 CANCELLED). */
   signal?: AbortSignal;
+}
+
+/** Query of `diffSession`. */
+export interface SessionDiffOptions extends CallOptions {
+  /** Absolute session path to limit the diff to. */
+  path?: string;
+  checkpointLabel?: string;
+  checkpointId?: string;
+  includeIgnored?: boolean;
+  /** Width of the `--stat` text (40–1000; default 80). */
+  statWidth?: number;
 }
 
 /** Paging parameters shared by list routes. */
@@ -397,6 +409,8 @@ export interface GatewayClient {
   // ---- commit ----
   /** `POST /v1/sessions/{sessionId}/commit`. */
   commit(sessionId: string, req: CommitRequest, opts?: CallOptions): Promise<CommitResponse>;
+  /** `GET /v1/sessions/{sessionId}/diff` (extension): the session against its base or a checkpoint. */
+  diffSession(sessionId: string, opts?: SessionDiffOptions): Promise<SessionDiffResponse>;
 
   // ---- cache ----
   /** `PUT /v1/sessions/{sessionId}/cache/{key}`. */

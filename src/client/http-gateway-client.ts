@@ -27,6 +27,7 @@ import type {
   Checkpoint,
   CommitRequest,
   CommitResponse,
+  SessionDiffResponse,
   CreateCheckpointRequest,
   CreateDirectoryRequest,
   CreateSessionRequest,
@@ -96,6 +97,7 @@ import {
   type CacheEntry,
   type CacheSetOptions,
   type CallOptions,
+  type SessionDiffOptions,
   type DeleteFileInput,
   type DenyApprovalInput,
   type FlockInput,
@@ -610,6 +612,21 @@ export class HttpGatewayClient implements GatewayClient {
 
   async commit(sessionId: string, req: CommitRequest, opts: CallOptions = {}): Promise<CommitResponse> {
     return this.json({ method: 'POST', path: `${sess(sessionId)}/commit`, body: req, signal: opts.signal });
+  }
+
+  async diffSession(sessionId: string, opts: SessionDiffOptions = {}): Promise<SessionDiffResponse> {
+    return this.json({
+      method: 'GET',
+      path: `${sess(sessionId)}/diff`,
+      query: {
+        path: opts.path,
+        checkpointLabel: opts.checkpointLabel,
+        checkpointId: opts.checkpointId,
+        includeIgnored: opts.includeIgnored ? 'true' : undefined,
+        statWidth: opts.statWidth,
+      },
+      signal: opts.signal,
+    });
   }
 
   // -------------------------------------------------------------------------------------------

@@ -151,6 +151,8 @@ export interface GatewayCore {
   sessions: SessionRepo;
   /** The gateway's data directory (git mirrors live under it). */
   dataDir: string;
+  /** Roots under which local git remotes are allowed (see git/local-remotes.ts); undefined = default policy. */
+  allowLocalRemotes?: string[];
   /** 32-byte key for secrets at rest, loaded from `<data>/secret.key` (mode 0600). */
   secretKey: Buffer;
   /** Resolves when background work (jobs) is drained; families register their own closers. */

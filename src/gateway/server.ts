@@ -33,6 +33,8 @@ export interface GatewayOptions {
   port?: number;
   logger?: Logger;
   clock?: Clock;
+  /** Roots under which local git remotes (paths, file://) are allowed; see git/local-remotes.ts. */
+  allowLocalRemotes?: string[];
   /** Inject a blob store (tests use a faulty one); defaults to DiskBlobStore under dataDir. */
   blobStore?: BlobStore;
 }
@@ -124,6 +126,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     events: new EventLog(db, clock),
     sessions: new SessionRepo(db, trees, clock),
     dataDir: opts.dataDir,
+    ...(opts.allowLocalRemotes ? { allowLocalRemotes: opts.allowLocalRemotes } : {}),
     secretKey,
     onClose: (fn) => void closers.push(fn),
   };

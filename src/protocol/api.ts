@@ -287,6 +287,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{sessionId}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Diff the session against its base revision or a checkpoint
+         * @description **Aether extension** (not in the seed contract): users need to see what a commit would change before making it. The session tree (with the same `.gitignore` filtering a commit applies) against the commit of the revision the session started from, or against a checkpoint of the session (`checkpointLabel` or `checkpointId`). `diff.stat` is exactly `git diff --stat=<statWidth>`. Nothing is pushed or kept. Code 9 for a session without a git source; code 5 for an unknown checkpoint; code 3 for a bad path or statWidth.
+         */
+        get: operations["SessionService_Diff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{sessionId}/cache/{key}": {
         parameters: {
             query?: never;
@@ -1917,6 +1937,17 @@ export interface components {
             message: string;
             author?: components["schemas"]["v1CommitAuthor"];
             gitBranch: components["schemas"]["v1GitBranchTarget"];
+            /** @description **Aether extension**: also commit untracked files that the tree's `.gitignore` rules match (by default they are left out, as `git add -A` would; tracked files are always kept). */
+            includeIgnored?: boolean;
+            /** @description **Aether extension**: create a commit even when the tree equals the parent's (like `git commit --allow-empty`). Without it such a commit is a no-op: `created` is false and `commitId` is the parent. */
+            allowEmpty?: boolean;
+            /** @description **Aether extension**: build the commit and its diff, but neither keep nor push it (`commitId` is ""). */
+            dryRun?: boolean;
+            /**
+             * Format: int32
+             * @description **Aether extension**: width of `diff.stat` (40–1000, default 80).
+             */
+            statWidth?: number;
         };
         /** @description The durable reference to the commit. */
         v1CommitResponse: {
@@ -1925,6 +1956,91 @@ export interface components {
              * @example a6c3a92c805b11d9e4e8f0c82be2b43277a1e3d5
              */
             commitId: string;
+            /** @description **Aether extension**: a new commit was created and pushed; false for a dry run and for an unchanged tree (then `commitId` is the parent). */
+            created?: boolean;
+            /** @description **Aether extension**: the parent commit ("" for a root commit). */
+            parentId?: string;
+            /** @description **Aether extension**: what the commit changes against its parent (`git diff --stat` included) and what `.gitignore` left out. */
+            diff?: components["schemas"]["v1SessionDiff"];
+        };
+        /** @description **Aether extension**: a session's changes (GET /v1/sessions/{sessionId}/diff). */
+        v1SessionDiffResponse: {
+            /**
+             * @description The commit diffed against ("" for a checkpoint or an empty base).
+             * @example a6c3a92c805b11d9e4e8f0c82be2b43277a1e3d5
+             */
+            baseCommitId?: string;
+            /**
+             * @description The checkpoint's tree when diffing against a checkpoint.
+             * @example sha256:9f2c0d1e4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0
+             */
+            checkpointRoot?: string;
+            diff?: components["schemas"]["v1SessionDiff"];
+        };
+        /** @description **Aether extension**: a diff as `git diff` computes it (renames detected), plus what `.gitignore` left out. */
+        v1SessionDiff: {
+            files?: components["schemas"]["v1DiffFile"][];
+            /**
+             * Format: int32
+             * @example 2
+             */
+            filesChanged?: number;
+            /**
+             * Format: int32
+             * @example 10
+             */
+            additions?: number;
+            /**
+             * Format: int32
+             * @example 3
+             */
+            deletions?: number;
+            /**
+             * @description `git diff --stat` output, byte for byte.
+             * @example src/main.ts | 4 +++-
+             *      1 file changed, 3 insertions(+), 1 deletion(-)
+             */
+            stat?: string;
+            /**
+             * Format: int32
+             * @description Untracked files left out by `.gitignore` rules.
+             * @example 6604
+             */
+            ignoredFiles?: number;
+            /**
+             * @description The outermost ignored paths (directories end with "/"), at most 50.
+             * @example [
+             *       "node_modules/"
+             *     ]
+             */
+            ignoredPaths?: string[];
+        };
+        /** @description **Aether extension**: one changed path. */
+        v1DiffFile: {
+            /** @example src/main.ts */
+            path?: string;
+            /**
+             * @description The path before a rename or copy.
+             * @example src/old.ts
+             */
+            oldPath?: string;
+            /**
+             * @description git's status letter: A added, M modified, D deleted, R renamed, C copied, T type changed.
+             * @example M
+             */
+            status?: string;
+            /**
+             * Format: int32
+             * @example 3
+             */
+            additions?: number;
+            /**
+             * Format: int32
+             * @example 1
+             */
+            deletions?: number;
+            /** @example false */
+            binary?: boolean;
         };
         /**
          * @description Set a session cache entry (overwrites).
@@ -3437,6 +3553,8 @@ export interface components {
             labels?: {
                 [key: string]: string;
             };
+            /** @description **Aether extension**: the source's newest import/refresh/promote job — its live counts while it runs and `errorCode`/`errorMessage` when it failed (a FAILED source says why). */
+            lastJob?: components["schemas"]["v1ImportJob"];
         };
         /**
          * @description A page of sources.
@@ -4641,6 +4759,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1CommitResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Default"];
+        };
+    };
+    SessionService_Diff: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Limit the diff to this absolute session path (a file or a directory).
+                 * @example /src
+                 */
+                path?: string;
+                /**
+                 * @description Diff against the newest checkpoint with this label instead of the base revision.
+                 * @example before-refactor
+                 */
+                checkpointLabel?: string;
+                /**
+                 * @description Diff against this checkpoint instead of the base revision.
+                 * @example ckpt_01HRJA1KR9T0S8A4P1B5VVN5ER
+                 */
+                checkpointId?: string;
+                /**
+                 * @description Also count untracked files that `.gitignore` rules match (what `commit` with `includeIgnored` would commit).
+                 * @example false
+                 */
+                includeIgnored?: boolean;
+                /**
+                 * @description Width of `diff.stat` in columns (40–1000, default 80, git's default without a terminal).
+                 * @example 80
+                 */
+                statWidth?: number;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
+                 * @example sess_1234abcd
+                 */
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1SessionDiffResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];

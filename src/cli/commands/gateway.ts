@@ -24,6 +24,8 @@ export interface ServeArgs {
   data?: string;
   port: number;
   host: string;
+  /** Roots for local git remotes (every tenant); see gateway/git/local-remotes.ts. */
+  allowLocalRemotes?: string[];
 }
 
 export const gatewayServe = defineCommand<ServeArgs>({
@@ -39,11 +41,20 @@ export const gatewayServe = defineCommand<ServeArgs>({
     cmd
       .option('--data <dir>', 'data directory (default: <AETHER_HOME>/gateway/data)')
       .option('--port <n>', 'TCP port (0 = any free port)', intOption('--port'), 0)
-      .option('--host <addr>', 'listen address', '127.0.0.1'),
+      .option('--host <addr>', 'listen address', '127.0.0.1')
+      .option(
+        '--allow-local-remotes <dir[,dir]>',
+        'directories under which local git remotes (paths, file://) are allowed for every tenant; without it only the default tenant may use local remotes (never inside --data)',
+      ),
   parse: (_ops, o) => {
     const port = o.port as number;
     if (port > 65535) throw new UserError('AETHER_BAD_ARGUMENT', '--port must be between 0 and 65535');
-    return { data: o.data as string | undefined, port, host: String(o.host) };
+    let allowLocalRemotes: string[] | undefined;
+    if (o.allowLocalRemotes !== undefined) {
+      allowLocalRemotes = String(o.allowLocalRemotes).split(',').map((d) => d.trim()).filter(Boolean);
+      for (const d of allowLocalRemotes) if (!path.isAbsolute(d)) throw new UserError('AETHER_BAD_ARGUMENT', `--allow-local-remotes: ${JSON.stringify(d)} is not an absolute path`);
+    }
+    return { data: o.data as string | undefined, port, host: String(o.host), allowLocalRemotes };
   },
   handler: async (args, ctx) => {
     const dataDir = dataDirOf(ctx, args.data);
@@ -51,7 +62,7 @@ export const gatewayServe = defineCommand<ServeArgs>({
     const signal = ctx.interruptSignal();
     // Loaded lazily: the gateway pulls in SQLite, which other commands never need.
     const { startGateway, GATEWAY_VERSION } = await import('../../gateway/server.js');
-    const gw = await startGateway({ dataDir, port: args.port, host: args.host, logger });
+    const gw = await startGateway({ dataDir, port: args.port, host: args.host, logger, ...(args.allowLocalRemotes ? { allowLocalRemotes: args.allowLocalRemotes } : {}) });
     ctx.secrets.push(gw.token);
     if (ctx.out.json) ctx.out.jsonLine({ url: gw.url, token: gw.token });
     else {

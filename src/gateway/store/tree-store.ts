@@ -10,6 +10,7 @@ import type { Db } from '../db/database.js';
 import { ApiError } from '../http/api-error.js';
 import { RpcCode } from '../../protocol/rpc-status.js';
 import { joinPath, splitPath } from '../http/validate.js';
+import { gitlinkOf } from '../git/gitlink.js';
 
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
@@ -276,6 +277,8 @@ export class TreeEditor {
       const e = this.get(dirPath);
       if (!e) throw new ApiError(RpcCode.NOT_FOUND, `parent directory ${dirPath} does not exist`);
       if (e.t !== 'd') throw new ApiError(RpcCode.FAILED_PRECONDITION, `${dirPath} is not a directory`);
+      const sub = gitlinkOf(e);
+      if (sub) throw new ApiError(RpcCode.PERMISSION_DENIED, `${dirPath} is a git submodule (commit ${sub}); its files are not part of this session and cannot be written`);
       const parentMap = this.open(parentPath);
       entries = e.tr ? this.store.get(e.tr).e : [];
       // Mark the dir entry as pending: commit() fills in the new tree hash.

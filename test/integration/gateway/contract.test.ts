@@ -228,6 +228,8 @@ describe('gateway ⇄ openapi.yaml contract', () => {
       expect(again.body.code).toBe(9);
       conforms('POST /v1/sessions/{sessionId}/approvals/{approvalId}/grant', again);
       await ok('GET /v1/sessions/{sessionId}/approvals/{approvalId}', `/v1/sessions/${sid}/approvals/${approvalId}`);
+      const d = await ok('GET /v1/sessions/{sessionId}/diff', `/v1/sessions/${sid}/diff?statWidth=100`);
+      expect(d.diff.filesChanged).toBeGreaterThan(0);
       const c = await ok('POST /v1/sessions/{sessionId}/commit', `/v1/sessions/${sid}/commit`, {
         message: 'Fix login validation',
         author: { name: 'Alice Example', email: 'alice@example.com' },

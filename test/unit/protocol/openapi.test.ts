@@ -90,6 +90,7 @@ const EXTENSION_ROUTES = [
   'DELETE /v1/sessions/{sessionId}/cache/{key}',
   'GET /v1/healthz',
   'POST /v1/sessions/{sessionId}:releasePosixLocks',
+  'GET /v1/sessions/{sessionId}/diff',
 ];
 const EXTENSION_FIELDS: Array<[schema: string, property: string]> = [
   ['v1RestoreRequest', 'label'],
@@ -99,6 +100,14 @@ const EXTENSION_FIELDS: Array<[schema: string, property: string]> = [
   ['v1ManifestNode', 'xattrNames'],
   ['v1SetPosixLockBlockingRequest', 'timeoutMs'],
   ['v1FlockRequest', 'timeoutMs'],
+  ['v1CommitRequest', 'includeIgnored'],
+  ['v1CommitRequest', 'allowEmpty'],
+  ['v1CommitRequest', 'dryRun'],
+  ['v1CommitRequest', 'statWidth'],
+  ['v1CommitResponse', 'created'],
+  ['v1CommitResponse', 'parentId'],
+  ['v1CommitResponse', 'diff'],
+  ['v1Source', 'lastJob'],
 ];
 // Extension query/header parameters on seed operations: [operation, parameter name].
 const EXTENSION_PARAMS: Array<[op: string, name: string]> = [
