@@ -103,7 +103,8 @@ async function main() {
     // A fresh gateway and temp root per scenario: no scenario warms another's caches.
     const env = await createBenchEnv({ keep: opts.keep });
     // Ctrl-C: stop every mount and server, then print what the finished repetitions measured.
-    const onSignal = () =>
+    const onSignal = () => {
+      interrupted = true;
       void env
         .teardown()
         .then(() => {
@@ -111,6 +112,7 @@ async function main() {
           emit(report, info, opts, bindings, true);
         })
         .finally(() => process.exit(130));
+    };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     log(`${name}… (in ${env.root})`);
@@ -141,7 +143,10 @@ function emit(report, info, opts, bindings, interrupted) {
   if (opts.json) fs.writeFileSync(opts.json, JSON.stringify({ info: { ...info, loadAtEnd: os.loadavg().map((x) => x.toFixed(2)).join(' ') }, opts, rows: report.rows, latency: report.lat, memory: report.mem, peers: report.peers, comparisons: report.cmp, unavailable: report.missing }, null, 2) + '\n');
 }
 
+let interrupted = false; // ctrl-C: the signal handler tears down, reports and exits
+
 main().catch((e) => {
+  if (interrupted) return; // a workload killed by the teardown is not a failure to report
   log(`bench failed: ${e.stack ?? e}`);
   process.exit(1);
 });
