@@ -3,6 +3,7 @@
 // escapes), malformed percent-escapes, parser errors (431, bad request line), HEAD, slow and
 // abandoned bodies, the connection cap, and the size of echoed inputs. Plus a bounded fuzz of bad
 // requests: never a 5xx, and 401 for every bad token.
+import { MAX_HEADER_BYTES } from '../../../src/shared/path-limits.js';
 import * as net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../../../src/gateway/server.js';
@@ -135,7 +136,7 @@ describe('gateway HTTP edge', () => {
   });
 
   it('answers Node parser errors with the Status envelope: 431 and a bad request line', async () => {
-    const big = `GET /v1/healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`;
+    const big = `GET /v1/healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(MAX_HEADER_BYTES + 1_000)}\r\n\r\n`;
     const r = await raw(gw.port, big);
     expect(r.status).toBe(431);
     expect(envelope(r).code).toBe(3);
