@@ -1,5 +1,6 @@
 // File content as extents: storing new bytes (chunked into CAS blobs), reading ranges back, and
 // recording which tenant references which blob (the blob route serves only those).
+import { RecentlyTouched } from './recency.js';
 import type { Db } from '../db/database.js';
 import type { BlobStore } from './blob-store.js';
 import { chunk } from './chunker.js';
@@ -26,24 +27,16 @@ export class ContentStore {
     this.hasRef = db.prepare('SELECT 1 FROM tenant_blobs WHERE tenant_id = ? AND hash = ?');
   }
 
-  /** When each blob was last put, borrowed or referenced in this process (GC recency), oldest first. */
-  private recent = new Map<string, number>();
+  /** GC recency (store/recency.ts). */
+  private recent = new RecentlyTouched();
 
   private stamp(hash: string): void {
-    const now = Date.now();
-    this.recent.delete(hash);
-    this.recent.set(hash, now);
-    for (const [h, t] of this.recent) {
-      if (t >= now - 3600_000) break;
-      this.recent.delete(h);
-    }
+    this.recent.stamp(hash);
   }
 
   /** Blobs touched at or after `since`. */
   recentlyPut(since: number): Set<string> {
-    const out = new Set<string>();
-    for (const [h, t] of this.recent) if (t >= since) out.add(h);
-    return out;
+    return this.recent.since(since);
   }
 
   /**
@@ -52,8 +45,7 @@ export class ContentStore {
    * bytes, so a put racing with GC either keeps the blob or writes it again.
    */
   async removeBlob(hash: string, since: number): Promise<boolean> {
-    const t = this.recent.get(hash);
-    if (t !== undefined && t >= since) return false;
+    if (this.recent.touchedSince(hash, since)) return false;
     await this.blobs.remove?.(hash);
     return true;
   }

@@ -18,6 +18,7 @@
 // have equal hashes; nodes are immutable and shared — never mutate what get() returns; edit
 // through TreeEditor (tree-editor.ts). Callers: the editor, fs/walk.ts, fs/render.ts, git/*,
 // routes/*, gc.ts.
+import { RecentlyTouched } from './recency.js';
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import { ApiError } from '../http/api-error.js';
@@ -313,25 +314,16 @@ export class TreeStore {
     return out;
   }
 
-  /** When each node was last put (written or deduplicated) in this process, oldest first. */
-  private recent = new Map<string, number>();
+  /** GC recency (store/recency.ts). */
+  private recent = new RecentlyTouched();
 
   private stamp(hash: string): void {
-    const now = Date.now();
-    this.recent.delete(hash);
-    this.recent.set(hash, now);
-    // Keep an hour (well over any GC grace period).
-    for (const [h, t] of this.recent) {
-      if (t >= now - 3600_000) break;
-      this.recent.delete(h);
-    }
+    this.recent.stamp(hash);
   }
 
   /** Nodes put at or after `since` (GC: they are live whatever the roots say). */
   recentlyPut(since: number): Set<string> {
-    const out = new Set<string>();
-    for (const [h, t] of this.recent) if (t >= since) out.add(h);
-    return out;
+    return this.recent.since(since);
   }
 
   /** Forget cached nodes GC deleted, so a later put writes them again. */
