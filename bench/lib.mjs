@@ -9,6 +9,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+import * as net from 'node:net';
 import { randomFillSync } from 'node:crypto';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
@@ -159,7 +160,8 @@ function firstLine(child, what, timeoutMs = 60_000) {
   });
 }
 
-function stopChild(child, timeoutMs = 120_000) {
+/** SIGTERM, then SIGKILL after `timeoutMs`; resolves once the child has exited. */
+export function stopChild(child, timeoutMs = 120_000) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -168,6 +170,36 @@ function stopChild(child, timeoutMs = 120_000) {
       resolve();
     });
     child.kill('SIGTERM');
+  });
+}
+
+/**
+ * The mount daemon's control protocol (src/control: one JSON object per line on a unix socket),
+ * spoken directly so a timed `sync` does not include a CLI process start. Bounded by timeoutMs.
+ */
+export function controlCall(socketPath, method, params = {}, timeoutMs = 10 * 60_000) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(socketPath);
+    let buf = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`control ${method} did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const finish = (fn, v) => {
+      clearTimeout(timer);
+      sock.destroy();
+      fn(v);
+    };
+    sock.on('connect', () => sock.write(JSON.stringify({ id: 1, method, params }) + '\n'));
+    sock.on('error', (e) => finish(reject, e));
+    sock.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      const res = JSON.parse(buf.slice(0, nl));
+      if (res.error) finish(reject, new Error(`control ${method}: ${res.error.code}: ${res.error.message}`));
+      else finish(resolve, res.result);
+    });
   });
 }
 
@@ -209,6 +241,7 @@ export async function createBenchEnv({ keep = false } = {}) {
   const gwChild = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', gwLog] });
   const gw = await firstLine(gwChild, 'gateway');
   const mounts = new Set();
+  const deferred = []; // other things to stop at teardown (peer targets), newest first
 
   const call = async (method, p, body) => {
     const res = await fetch(gw.url + p, {
@@ -258,6 +291,9 @@ export async function createBenchEnv({ keep = false } = {}) {
         pid: child.pid,
         binding: info.binding,
         logFile,
+        socketPath: info.socketPath,
+        /** One request on the mount's control socket (`sync`, `status`, …); resolves its result. */
+        control: (method, params = {}, timeoutMs = 10 * 60_000) => controlCall(info.socketPath, method, params, timeoutMs),
         /** SIGTERM: upload everything pending, unmount, exit. */
         async stop() {
           await stopChild(child);
@@ -292,7 +328,12 @@ export async function createBenchEnv({ keep = false } = {}) {
       mounts.add(m);
       return m;
     },
+    /** Run `fn` at teardown (before the mounts and the gateway stop); idempotent fns only. */
+    defer(fn) {
+      deferred.unshift(fn);
+    },
     async teardown() {
+      for (const fn of deferred.splice(0)) await fn().catch(() => undefined);
       for (const m of [...mounts]) await m.stop().catch(() => detach(m.mountpoint));
       await stopChild(gwChild);
       if (!keep) await fsp.rm(root, { recursive: true, force: true }).catch(() => undefined);

@@ -1,28 +1,48 @@
 #!/usr/bin/env node
 // Aether benchmarks (on demand, never in CI): the same work on a real mount and on native disk (a
-// temp dir on the same filesystem), reported as a markdown table of times, ratios and gateway
-// byte counters, plus the mount daemon's peak memory while streaming a large file.
+// temp dir on the same filesystem), reported as markdown tables of times, ratios and gateway
+// byte counters, plus the mount daemon's peak memory while streaming a large file; and real-tree
+// scenarios against real peers (sshfs, rclone; bench/peers.mjs installs and starts them).
 //
 //   npm run bench                      # every scenario, full size
-//   npm run bench -- --quick           # small sizes: a sanity run in about a minute
-//   npm run bench -- clone seq         # selected scenarios (ops, tree, clone, seq, memory)
+//   npm run bench -- --quick           # small sizes: a sanity run
+//   npm run bench -- clone seq         # selected scenarios (ops, tree, clone, seq, memory, nodemodules, gitrepo, treeread)
 //   npm run bench -- --binding fuse-native  # force a FUSE binding (default: the daemon's choice)
 //   npm run bench -- --files 2000 --seq-mib 512 --mem-mib 1024 --json out.json --keep
+//   npm run bench -- nodemodules gitrepo --peers sshfs,rclone --reps 3 --repo /path/to/repo.git
+//   npm run bench -- gitrepo --no-peers  # native and Aether only
 //
 // Needs /dev/fuse; run as root so the page cache can be dropped between cold measurements.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { createBenchEnv, ensureBuilt, machineInfo, fmtMs, fmtBytes, mbps, MiB } from './lib.mjs';
+import { createBenchEnv, ensureBuilt, machineInfo, MiB } from './lib.mjs';
+import { Report } from './report.mjs';
+import { PEERS, installPeers } from './peers.mjs';
 import { treeScenario } from './scenarios/tree.mjs';
 import { cloneScenario } from './scenarios/clone.mjs';
 import { seqScenario } from './scenarios/seq.mjs';
-import { memoryScenario, MEMORY_TARGET_BYTES } from './scenarios/memory.mjs';
+import { memoryScenario } from './scenarios/memory.mjs';
+import { nodemodulesScenario } from './scenarios/nodemodules.mjs';
+import { gitrepoScenario } from './scenarios/gitrepo.mjs';
+import { treereadScenario } from './scenarios/treeread.mjs';
 import { opsScenario } from './scenarios/ops.mjs';
+import { gatewayScenario, gatewayMarkdown } from './scenarios/gateway.mjs';
 
-const SCENARIOS = ['ops', 'tree', 'clone', 'seq', 'memory'];
+const SCENARIOS = ['ops', 'tree', 'clone', 'seq', 'memory', 'gateway', 'nodemodules', 'gitrepo', 'treeread'];
+const PEER_SCENARIOS = ['nodemodules', 'gitrepo', 'treeread'];
+const USAGE = `usage: npm run bench -- [${SCENARIOS.join('|')} ...] [--quick] [--binding fuse3|fuse-native]
+    [--files N] [--seq-mib N] [--mem-mib N] [--json FILE] [--keep]
+    [--peers sshfs,rclone | --no-peers] [--reps N] [--nm-files N] [--repo PATH] [--repo-from REV]
+  --peers       peers for ${PEER_SCENARIOS.join(', ')} (default: sshfs,rclone; installed with apt when missing)
+  --reps        repetitions per step of those scenarios, medians reported (default 3; --quick 1)
+  --nm-files    files of node_modules for nodemodules (default 5000)
+  --repo        git repository for gitrepo/treeread (also AETHER_BENCH_REPO; default: the largest
+                bare repo under /work/.mirror with >= 4000 files, else a synthetic one)
+  --repo-from   the distant revision gitrepo checks out (default: HEAD~2000 first-parent, bounded)
+  --full-history  clone the whole repository (default: a shallow copy with HEAD and that revision)`;
 
 function parseArgs(argv) {
-  const o = { scenarios: [], quick: false, keep: false, json: undefined, files: undefined, seqMiB: undefined, memMiB: undefined, binding: undefined };
+  const o = { scenarios: [], quick: false, keep: false, json: undefined, files: undefined, seqMiB: undefined, memMiB: undefined, binding: undefined, peers: [...PEERS], reps: undefined, nmFiles: undefined, repo: process.env.AETHER_BENCH_REPO, repoFrom: undefined, fullHistory: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -37,8 +57,17 @@ function parseArgs(argv) {
     else if (a === '--seq-mib') o.seqMiB = Number(val());
     else if (a === '--mem-mib') o.memMiB = Number(val());
     else if (a === '--binding') o.binding = val();
+    else if (a === '--no-peers') o.peers = [];
+    else if (a === '--peers') {
+      o.peers = val().split(',').map((x) => x.trim()).filter(Boolean);
+      for (const p of o.peers) if (!PEERS.includes(p)) throw new Error(`unknown peer ${p} (peers: ${PEERS.join(', ')})`);
+    } else if (a === '--reps') o.reps = Number(val());
+    else if (a === '--nm-files') o.nmFiles = Number(val());
+    else if (a === '--repo') o.repo = val();
+    else if (a === '--repo-from') o.repoFrom = val();
+    else if (a === '--full-history') o.fullHistory = true;
     else if (a === '-h' || a === '--help') {
-      console.log('usage: npm run bench -- [ops|tree|clone|seq|memory ...] [--quick] [--binding fuse3|fuse-native] [--files N] [--seq-mib N] [--mem-mib N] [--json FILE] [--keep]');
+      console.log(USAGE);
       process.exit(0);
     } else if (SCENARIOS.includes(a)) o.scenarios.push(a);
     else throw new Error(`unknown argument ${a} (scenarios: ${SCENARIOS.join(', ')})`);
@@ -47,69 +76,10 @@ function parseArgs(argv) {
   o.files ??= o.quick ? 500 : 5000;
   o.seqMiB ??= o.quick ? 64 : 1024;
   o.memMiB ??= o.quick ? 256 : 2048;
+  o.reps ??= o.quick ? 1 : 3;
+  o.nmFiles ??= o.quick ? 500 : 5000;
+  for (const [k, v] of [['--reps', o.reps], ['--nm-files', o.nmFiles], ['--files', o.files]]) if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer`);
   return o;
-}
-
-/** Collects results; renders markdown. */
-class Report {
-  rows = [];
-  mem = [];
-  lat = [];
-  latency(l) {
-    this.lat.push(l);
-    log(`  ops: ${l.op}: native ${l.native.toFixed(0)} µs, passthrough ${l.passthrough.toFixed(0)} µs, aether ${l.aether.toFixed(0)} µs`);
-  }
-  /** One timed step: native, the FUSE passthrough (`floor`) and Aether; gateway counters before/after. */
-  row(scenario, step, { native, floor, aether, g0, g1, note = '', bytes }) {
-    const r = { scenario, step, nativeMs: native, floorMs: floor, aetherMs: aether, ratio: aether / native, floorRatio: floor ? aether / floor : undefined, served: g1.bytesServed - g0.bytesServed, received: g1.bytesReceived - g0.bytesReceived, note, bytes };
-    this.rows.push(r);
-    const speed = bytes ? ` (${mbps(bytes, native).toFixed(0)} / ${floor ? mbps(bytes, floor).toFixed(0) : '-'} / ${mbps(bytes, aether).toFixed(0)} MB/s)` : '';
-    log(`  ${scenario}: ${step}: native ${fmtMs(native)}, passthrough ${floor ? fmtMs(floor) : '-'}, aether ${fmtMs(aether)} → ×${r.ratio.toFixed(2)} native${speed}`);
-  }
-  memory(m) {
-    const r = { ...m, served: m.g1.bytesServed - m.g0.bytesServed, received: m.g1.bytesReceived - m.g0.bytesReceived };
-    delete r.g0;
-    delete r.g1;
-    this.mem.push(r);
-    log(`  memory: ${m.phase}: daemon peak ${fmtBytes(m.daemonPeak)} (target < ${MEMORY_TARGET_BYTES / 1e6} MB), ${mbps(m.bytes, m.ms).toFixed(0)} MB/s`);
-  }
-  markdown(info, opts) {
-    const out = [];
-    out.push(`### Aether bench — ${info.date.slice(0, 10)}${opts.quick ? ' (--quick)' : ''}`);
-    out.push('');
-    out.push(`- Machine: ${info.cpu}, ${info.ram} RAM, disk ${info.disk}`);
-    out.push(`- ${info.kernel}, Node ${info.node}, git ${info.git}, aether ${info.aether}; Aether's FUSE binding: **${info.binding}**; passthrough: ${info.fuse}`);
-    out.push('- Native: the same commands in a temp dir on the same filesystem. FUSE passthrough: bench/passthrough.mjs, a fuse-native passthrough to that filesystem with the same mount options — the binding cost every fuse-native filesystem pays, plus one real syscall per op (Aether answers metadata from memory, so it can beat it there). Ratios are of wall time (lower is better).');
-    out.push(`- Page cache dropped before cold/warm reads: ${info.pageCacheDropped ? 'yes' : 'no (not root)'}; load average at start ${info.loadAtStart}, at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine skews ratios)`);
-    if (this.lat.length) {
-      out.push('');
-      out.push('| Operation (one at a time) | Native | FUSE passthrough | Aether | Aether ÷ native |');
-      out.push('| --- | ---: | ---: | ---: | ---: |');
-      const us = (x) => (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x.toFixed(0)} µs`);
-      for (const l of this.lat) out.push(`| ${l.op} | ${us(l.native)} | ${us(l.passthrough)} | ${us(l.aether)} | ×${(l.aether / l.native).toFixed(1)} |`);
-    }
-    if (this.rows.length) {
-      out.push('');
-      out.push('| Scenario | Step | Native | FUSE passthrough | Aether | Aether ÷ native | Aether ÷ passthrough | Gateway served | Gateway received | Notes |');
-      out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
-      for (const r of this.rows) {
-        const t = (ms) => (ms === undefined ? '–' : r.bytes ? `${fmtMs(ms)} (${mbps(r.bytes, ms).toFixed(0)} MB/s)` : fmtMs(ms));
-        out.push(
-          `| ${r.scenario} | ${r.step} | ${t(r.nativeMs)} | ${t(r.floorMs)} | ${t(r.aetherMs)} | ×${r.ratio.toFixed(1)} | ${r.floorRatio === undefined ? '–' : `×${r.floorRatio.toFixed(1)}`} | ${fmtBytes(r.served)} | ${fmtBytes(r.received)} | ${r.note} |`,
-        );
-      }
-    }
-    if (this.mem.length) {
-      out.push('');
-      out.push(`| Memory phase | Throughput | Daemon RSS before | Daemon peak (VmHWM) | < ${MEMORY_TARGET_BYTES / 1e6} MB | Gateway peak | Gateway served | Gateway received |`);
-      out.push('| --- | ---: | ---: | ---: | :---: | ---: | ---: | ---: |');
-      for (const m of this.mem) {
-        const ok = m.daemonPeak !== undefined && m.daemonPeak < MEMORY_TARGET_BYTES;
-        out.push(`| ${m.phase} | ${mbps(m.bytes, m.ms).toFixed(0)} MB/s | ${fmtBytes(m.rssBefore)} | ${fmtBytes(m.daemonPeak)} | ${ok ? 'yes' : '**no**'} | ${fmtBytes(m.gatewayPeak)} | ${fmtBytes(m.served)} | ${fmtBytes(m.received)} |`);
-      }
-    }
-    return out.join('\n');
-  }
 }
 
 const log = (s) => process.stderr.write(s + '\n');
@@ -123,10 +93,34 @@ async function main() {
   const report = new Report();
   const info = machineInfo(process.env.TMPDIR ?? '/tmp');
   log(`aether bench: ${opts.scenarios.join(', ')}${opts.quick ? ' (quick)' : ''}; ${opts.files} files, seq ${opts.seqMiB} MiB, memory ${opts.memMiB} MiB`);
+  let gatewayMd = '';
+  let peers = {};
+  if (opts.scenarios.some((s) => PEER_SCENARIOS.includes(s)) && opts.peers.length) {
+    peers = await installPeers(opts.peers, log);
+    for (const [p, st] of Object.entries(peers)) if (!st.ok) log(`peer ${p} not available: ${st.reason}`);
+  }
+  report.peers = peers;
+  const peerOpts = { peers, reps: opts.reps, log, quick: opts.quick, repo: opts.repo, repoFrom: opts.repoFrom, fullHistory: opts.fullHistory };
   for (const name of opts.scenarios) {
+    if (name === 'gateway') {
+      // Storage engine over HTTP, no mount: its own gateway processes (bench/scenarios/gateway.mjs).
+      log('gateway…');
+      gatewayMd = gatewayMarkdown(await gatewayScenario({ quick: opts.quick, before: process.env.AETHER_BENCH_BEFORE_DIST }, log));
+      continue;
+    }
     // A fresh gateway and temp root per scenario: no scenario warms another's caches.
     const env = await createBenchEnv({ keep: opts.keep });
-    const onSignal = () => void env.teardown().finally(() => process.exit(130));
+    // Ctrl-C: stop every mount and server, then print what the finished repetitions measured.
+    const onSignal = () => {
+      interrupted = true;
+      void env
+        .teardown()
+        .then(() => {
+          for (const b of env.bindings) bindings.add(b);
+          emit(report, info, opts, bindings, true);
+        })
+        .finally(() => process.exit(130));
+    };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     log(`${name}… (in ${env.root})`);
@@ -136,6 +130,9 @@ async function main() {
       if (name === 'clone') await cloneScenario(env, { files: opts.files }, report);
       if (name === 'seq') await seqScenario(env, { bytes: opts.seqMiB * MiB }, report);
       if (name === 'memory') await memoryScenario(env, { bytes: opts.memMiB * MiB }, report);
+      if (name === 'nodemodules') await nodemodulesScenario(env, { ...peerOpts, files: opts.nmFiles }, report);
+      if (name === 'gitrepo') await gitrepoScenario(env, peerOpts, report);
+      if (name === 'treeread') await treereadScenario(env, peerOpts, report);
     } finally {
       for (const b of env.bindings) bindings.add(b);
       await env.teardown();
@@ -143,13 +140,21 @@ async function main() {
       process.off('SIGTERM', onSignal);
     }
   }
-  info.binding = [...bindings].join(', ') || '?';
-  const md = report.markdown(info, opts);
-  console.log(md);
-  if (opts.json) fs.writeFileSync(opts.json, JSON.stringify({ info, opts, rows: report.rows, latency: report.lat, memory: report.mem }, null, 2) + '\n');
+  emit(report, info, opts, bindings, false);
 }
 
+function emit(report, info, opts, bindings, interrupted) {
+  info.binding = [...bindings].join(', ') || '?';
+  if (interrupted) info.interrupted = true;
+  const md = report.markdown(info, opts) + (report.extraMd ?? '');
+  console.log(interrupted ? `${md}\n\n(interrupted: rows show the repetitions that finished)` : md);
+  if (opts.json) fs.writeFileSync(opts.json, JSON.stringify({ info: { ...info, loadAtEnd: os.loadavg().map((x) => x.toFixed(2)).join(' ') }, opts, rows: report.rows, latency: report.lat, memory: report.mem, peers: report.peers, comparisons: report.cmp, unavailable: report.missing }, null, 2) + '\n');
+}
+
+let interrupted = false; // ctrl-C: the signal handler tears down, reports and exits
+
 main().catch((e) => {
+  if (interrupted) return; // a workload killed by the teardown is not a failure to report
   log(`bench failed: ${e.stack ?? e}`);
   process.exit(1);
 });

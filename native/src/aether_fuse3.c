@@ -73,6 +73,8 @@ enum {
   OP_LOCK,
   OP_UTIMENS,
   OP_FLOCK,
+  OP_FALLOCATE,
+  OP_CHOWN,
   OP_COUNT
 };
 
@@ -86,6 +88,7 @@ static const char *const OP_NAMES[OP_COUNT] = {
     [OP_GETXATTR] = "getxattr",       [OP_LISTXATTR] = "listxattr", [OP_REMOVEXATTR] = "removexattr",
     [OP_READDIR] = "readdir",         [OP_ACCESS] = "access",       [OP_CREATE] = "create",
     [OP_LOCK] = "lock",               [OP_UTIMENS] = "utimens",     [OP_FLOCK] = "flock",
+    [OP_FALLOCATE] = "fallocate",     [OP_CHOWN] = "chown",
 };
 
 enum { EV_REQUEST = 0, EV_INTERRUPT = 1, EV_MOUNTED = 2, EV_INVALIDATED = 3, EV_STOPPED = 4 };
@@ -119,6 +122,7 @@ struct req {
   size_t data_len;
   int64_t x, y;
   int has_xy;
+  uint32_t uid, gid;  // the calling process (fuse_get_context), for ownership of new files
   // outputs
   struct stat *st;
   struct statvfs *stv;
@@ -253,6 +257,11 @@ static void req_init(struct req *r, int op) {
   memset(r, 0, sizeof(*r));
   r->op = op;
   r->fh = -1;
+  struct fuse_context *ctx = fuse_get_context();
+  if (ctx) {
+    r->uid = ctx->uid;
+    r->gid = ctx->gid;
+  }
 }
 
 /** Post a request to JS and sleep until it is answered. Returns the result (negative errno on error). */
@@ -415,9 +424,15 @@ static int a_chmod(const char *path, mode_t mode, struct fuse_file_info *fi) {
   return dispatch(&r);
 }
 
+// chown: the kernel (default_permissions) has checked who may change what; -1 = unchanged.
 static int a_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi) {
-  (void)path; (void)uid; (void)gid; (void)fi;
-  return 0;  // ownership is not stored (every file belongs to the mounting user)
+  struct req r;
+  req_init(&r, OP_CHOWN);
+  r.path = path;
+  set_fi_fh(&r, fi);
+  r.a = uid == (uid_t)-1 ? -1 : (double)uid;
+  r.b = gid == (gid_t)-1 ? -1 : (double)gid;
+  return dispatch(&r);
 }
 
 static int a_truncate(const char *path, off_t size, struct fuse_file_info *fi) {
@@ -651,6 +666,20 @@ static int a_flock(const char *path, struct fuse_file_info *fi, int op) {
   return dispatch(&r);
 }
 
+// fallocate(2): the kernel has checked the descriptor (EBADF, EISDIR, ESPIPE), offset/len (EINVAL,
+// EFBIG) and the mode combinations it forwards; JS gets mode in `a`, offset and length as int64.
+static int a_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi) {
+  struct req r;
+  req_init(&r, OP_FALLOCATE);
+  r.path = path;
+  set_fi_fh(&r, fi);
+  r.a = mode;
+  r.has_xy = 1;
+  r.x = off;
+  r.y = len;
+  return dispatch(&r);
+}
+
 static void *a_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
   struct mount *m = cur_mount();
   cfg->use_ino = 1;        // st_ino comes from the core: stable while mounted
@@ -705,6 +734,7 @@ static struct fuse_operations make_ops(int kernel_locks) {
   o.access = a_access;
   o.create = a_create;
   o.utimens = a_utimens;
+  o.fallocate = a_fallocate;
   o.init = a_init;
   if (kernel_locks) {
     o.lock = a_lock;
@@ -870,7 +900,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
     free(msg);
     return;
   }
-  napi_value undef, argv[13];
+  napi_value undef, argv[15];
   napi_get_undefined(env, &undef);
   size_t argc;
   if (msg->kind == EV_REQUEST) {
@@ -905,7 +935,9 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
       argv[11] = undef;
       argv[12] = undef;
     }
-    argc = 13;
+    argv[13] = num(env, r->uid);
+    argv[14] = num(env, r->gid);
+    argc = 15;
   } else {
     argv[0] = num(env, msg->kind);
     argv[1] = num(env, msg->id);

@@ -151,3 +151,69 @@ export async function configFileCheck(configFile: string): Promise<DoctorCheck> 
     return { name: 'config-file', status: 'skip', detail: 'no config file yet (no profiles)' };
   }
 }
+
+/** How `aether doctor` learns which FUSE binding a mount would use (real one in doctor.ts). */
+export interface BindingProbe {
+  /** AETHER_FUSE_BINDING as the mount daemon will see it. */
+  requested: string | undefined;
+  /** Where the libfuse3 addon is loaded from. */
+  addonPath: string;
+  /** Load the addon (throws the loader's error). */
+  load(): { libfuseVersion: string; fuseUseVersion: number };
+}
+
+const REBUILD = (root: string) =>
+  `build it for this machine: cd ${root} && npm run build:native (needs libfuse3-dev, pkg-config, python3, make and a C compiler: sudo apt-get install libfuse3-dev pkg-config build-essential python3)`;
+
+/**
+ * Which binding a mount will use and why (the same rule as fuse/select-binding.ts): the libfuse3
+ * addon when it loads, else fuse-native (FUSE 2). The fallback is a warning — mounts work, but
+ * kernel locks stay local and remote changes show up later — with the way to the fast one.
+ */
+export function bindingCheck(p: BindingProbe): DoctorCheck {
+  const want = (p.requested ?? '').trim().toLowerCase();
+  // <root>/native/build/Release/aether_fuse3.node → <root>
+  const root = path.resolve(path.dirname(p.addonPath), '..', '..', '..');
+  if (want === 'fuse-native') {
+    return { name: 'fuse-binding', status: 'warn', detail: 'mounts use fuse-native (FUSE 2): forced by AETHER_FUSE_BINDING=fuse-native', fix: 'unset AETHER_FUSE_BINDING to use the libfuse3 binding (kernel locks shared through the gateway, exact cache invalidation)' };
+  }
+  if (want && want !== 'fuse3' && want !== 'auto') {
+    return { name: 'fuse-binding', status: 'fail', kind: 'usage', detail: `AETHER_FUSE_BINDING=${p.requested} is not a binding: mounts will refuse to start`, fix: 'use AETHER_FUSE_BINDING=fuse3, fuse-native or auto (or unset it)' };
+  }
+  let reason: string;
+  try {
+    const n = p.load();
+    return { name: 'fuse-binding', status: 'ok', detail: `mounts use the libfuse3 binding (libfuse ${n.libfuseVersion}, API ${n.fuseUseVersion}) from ${p.addonPath}` };
+  } catch (e) {
+    reason = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+  }
+  let fix: string;
+  if (/cannot find module|ENOENT|no such file/i.test(reason) && reason.includes('aether_fuse3')) fix = `this copy has no libfuse3 addon; ${REBUILD(root)}`;
+  else if (/libfuse3\.so/.test(reason)) fix = 'install the libfuse3 runtime: sudo apt-get install fuse3 (Debian/Ubuntu) or sudo dnf install fuse3-libs (Fedora)';
+  else if (/undefined symbol|version `|GLIBC|wrong ELF|invalid ELF/i.test(reason)) fix = `the prebuilt addon (linux-x64, glibc, built against libfuse ≥ 3.12 or 3.5) does not fit this system; ${REBUILD(root)}`;
+  else fix = REBUILD(root);
+  const detail = `mounts use fuse-native (FUSE 2; kernel locks stay local to a mount, remote changes appear within ~1 s) because the libfuse3 addon does not load: ${reason}`;
+  if (want === 'fuse3') return { name: 'fuse-binding', status: 'fail', kind: 'internal', detail: `AETHER_FUSE_BINDING=fuse3 but the libfuse3 addon does not load: ${reason}`, fix };
+  return { name: 'fuse-binding', status: 'warn', detail, fix };
+}
+
+/**
+ * The embedded gateway needs better-sqlite3's native addon, which npm builds or downloads in an
+ * install script; a policy that blocked the script leaves the package without it.
+ * `open` opens an in-memory database and returns the SQLite version (throws when it cannot).
+ */
+export async function sqliteCheck(open: () => Promise<string>, embedded: boolean): Promise<DoctorCheck> {
+  if (!embedded) return { name: 'sqlite', status: 'skip', detail: 'a remote gateway is configured (the embedded one, which needs SQLite, is not used)' };
+  try {
+    return { name: 'sqlite', status: 'ok', detail: `the embedded gateway's SQLite loads (better-sqlite3, SQLite ${await open()})` };
+  } catch (e) {
+    const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+    return {
+      name: 'sqlite',
+      status: 'fail',
+      kind: 'internal',
+      detail: `better-sqlite3's native addon does not load, so the embedded gateway cannot start: ${reason}`,
+      fix: 'its install script did not run or failed: reinstall with npm install -g --allow-scripts=better-sqlite3,fuse-native <this package> (building from source needs python3, make and a C++ compiler), or point AETHER_URL at a running gateway',
+    };
+  }
+}

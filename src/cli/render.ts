@@ -44,7 +44,17 @@ export function renderSource(out: Output, s: Source): void {
     ['createdAt', s.createdAt],
     ['updatedAt', s.updatedAt],
     ['createdByPrincipal', s.createdByPrincipal],
+    ...lastJobPairs(out, s.lastJob),
   ]);
+}
+
+/** `lastJob` and, for a failed job, `error` lines of a source (the Aether `lastJob` extension). */
+function lastJobPairs(out: Output, job: ImportJob | undefined): Array<readonly [string, string | undefined]> {
+  if (!job) return [];
+  const state = shortEnum(job.state, 'UNDERLAY_IMPORT_JOB_STATE_');
+  const pairs: Array<readonly [string, string | undefined]> = [['lastJob', `${job.jobId} ${state} ${jobCounts(job)}`]];
+  if (job.errorCode || job.errorMessage) pairs.push(['error', out.colors.red(`${job.errorCode ? `${job.errorCode}: ` : ''}${job.errorMessage ?? ''}`)]);
+  return pairs;
 }
 
 /** `1,234 files, 14.1 MiB`. */

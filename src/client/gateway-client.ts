@@ -23,6 +23,7 @@ import type {
   Checkpoint,
   CommitRequest,
   CommitResponse,
+  SessionDiffResponse,
   CreateCheckpointRequest,
   CreateDirectoryRequest,
   CreateSessionRequest,
@@ -96,6 +97,17 @@ export type Int64Like = number | bigint | string;
 export interface CallOptions {
   /** Abort the call; it then rejects with a GatewayError (rpcCode 1 CANCELLED). */
   signal?: AbortSignal;
+}
+
+/** Query of `diffSession`. */
+export interface SessionDiffOptions extends CallOptions {
+  /** Absolute session path to limit the diff to. */
+  path?: string;
+  checkpointLabel?: string;
+  checkpointId?: string;
+  includeIgnored?: boolean;
+  /** Width of the `--stat` text (40–1000; default 80). */
+  statWidth?: number;
 }
 
 /** Paging parameters shared by list routes. */
@@ -397,6 +409,8 @@ export interface GatewayClient {
   // ---- commit ----
   /** `POST /v1/sessions/{sessionId}/commit`. */
   commit(sessionId: string, req: CommitRequest, opts?: CallOptions): Promise<CommitResponse>;
+  /** `GET /v1/sessions/{sessionId}/diff` (extension): the session against its base or a checkpoint. */
+  diffSession(sessionId: string, opts?: SessionDiffOptions): Promise<SessionDiffResponse>;
 
   // ---- cache ----
   /** `PUT /v1/sessions/{sessionId}/cache/{key}`. */
@@ -489,6 +503,12 @@ export interface GatewayClient {
   getUsage(opts?: GetUsageOptions): Promise<TenantUsage>;
   /** `GET /v1/metrics/cas` (extension). */
   getCasMetrics(opts?: CallOptions): Promise<CasMetrics>;
+  /** `POST /v1/admin/gc` (extension; default-tenant token). */
+  runGc(req: { dryRun?: boolean; graceSeconds?: number }, opts?: CallOptions): Promise<GcReportJson>;
+  /** `GET /v1/admin/storage` (extension; default-tenant token). */
+  getStorage(opts?: CallOptions): Promise<StorageReportJson>;
+  /** `DELETE /v1/sessions/{sessionId}` (extension). */
+  deleteSession(sessionId: string, opts?: CallOptions): Promise<void>;
 
   // ---- sources ----
   /** `POST /v1/sources`. */
@@ -537,6 +557,17 @@ export interface GatewayClient {
 }
 
 /** Names of every GatewayClient method. */
+/** The gateway's GC report (int64 counters as strings, proto3 JSON). */
+export type GcReportJson = Record<string, string | boolean>;
+/** Live vs reclaimable storage. */
+export interface StorageReportJson {
+  liveBytes: string;
+  reclaimableBytes: string;
+  databaseBytes: string;
+  databaseFreeBytes: string;
+  gc: GcReportJson;
+}
+
 export type GatewayMethod = {
   [K in keyof GatewayClient]: GatewayClient[K] extends (...args: never[]) => unknown ? K : never;
 }[keyof GatewayClient];

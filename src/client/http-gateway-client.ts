@@ -15,6 +15,7 @@
 //   - The token is sent only in the Authorization header and never appears in errors or logs.
 //   - Every failure surfaces as a GatewayError.
 // Callers: cli/ (composition root: mount, control-plane commands), integration tests.
+import type { GcReportJson, StorageReportJson } from './gateway-client.js';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -27,6 +28,7 @@ import type {
   Checkpoint,
   CommitRequest,
   CommitResponse,
+  SessionDiffResponse,
   CreateCheckpointRequest,
   CreateDirectoryRequest,
   CreateSessionRequest,
@@ -96,6 +98,7 @@ import {
   type CacheEntry,
   type CacheSetOptions,
   type CallOptions,
+  type SessionDiffOptions,
   type DeleteFileInput,
   type DenyApprovalInput,
   type FlockInput,
@@ -612,6 +615,21 @@ export class HttpGatewayClient implements GatewayClient {
     return this.json({ method: 'POST', path: `${sess(sessionId)}/commit`, body: req, signal: opts.signal });
   }
 
+  async diffSession(sessionId: string, opts: SessionDiffOptions = {}): Promise<SessionDiffResponse> {
+    return this.json({
+      method: 'GET',
+      path: `${sess(sessionId)}/diff`,
+      query: {
+        path: opts.path,
+        checkpointLabel: opts.checkpointLabel,
+        checkpointId: opts.checkpointId,
+        includeIgnored: opts.includeIgnored ? 'true' : undefined,
+        statWidth: opts.statWidth,
+      },
+      signal: opts.signal,
+    });
+  }
+
   // -------------------------------------------------------------------------------------------
   // cache, bus
   // -------------------------------------------------------------------------------------------
@@ -887,6 +905,20 @@ export class HttpGatewayClient implements GatewayClient {
 
   async getCasMetrics(opts: CallOptions = {}): Promise<CasMetrics> {
     return this.json({ method: 'GET', path: '/v1/metrics/cas', signal: opts.signal });
+  }
+
+  async runGc(req: { dryRun?: boolean; graceSeconds?: number }, opts: CallOptions = {}): Promise<GcReportJson> {
+    const body: Record<string, unknown> = { dryRun: !!req.dryRun };
+    if (req.graceSeconds !== undefined) body.graceSeconds = String(req.graceSeconds);
+    return this.json({ method: 'POST', path: '/v1/admin/gc', body, signal: opts.signal });
+  }
+
+  async getStorage(opts: CallOptions = {}): Promise<StorageReportJson> {
+    return this.json({ method: 'GET', path: '/v1/admin/storage', signal: opts.signal });
+  }
+
+  async deleteSession(sessionId: string, opts: CallOptions = {}): Promise<void> {
+    await this.json({ method: 'DELETE', path: `/v1/sessions/${encodeURIComponent(sessionId)}`, signal: opts.signal });
   }
 
   // -------------------------------------------------------------------------------------------

@@ -64,8 +64,8 @@ export type GetlkResult = { type: 'unlock' } | { type: 'read' | 'write'; start: 
 
 export interface LockBridgeHooks {
   /**
-   * Before a lock is placed: make sure the file exists on the gateway (a file created in this mount
-   * is uploaded on close; the gateway only locks existing paths).
+   * Before a lock is placed or tested (F_GETLK): make sure the file exists on the gateway (a file
+   * created in this mount is uploaded on close; the gateway only knows locks of existing paths).
    */
   beforeLock?(path: string, fh: number | undefined): Promise<void>;
   /** Before an explicit unlock: upload pending writes so the next holder reads them. */
@@ -201,6 +201,9 @@ export class LockBridge {
     const owner = this.owner(req.owner, req.pid);
     if (req.cmd === 'getlk') {
       if (req.type === 'unlock') return { type: 'unlock' };
+      // A file created in this mount and not yet closed is not on the gateway yet: without this
+      // upload F_GETLK answers ENOENT (SQLite's WAL probes `<db>-shm` right after O_CREAT).
+      await this.hooks.beforeLock?.(req.path, req.fh);
       const h = this.entry(req.owner, req.path, req.ino, false);
       this.stats.requests++;
       try {

@@ -27,6 +27,8 @@ import { nullLogger } from '../shared/log.js';
 import { sha256 } from '../shared/digest.js';
 import { randomBytes } from 'node:crypto';
 import { Errno, FsError, fromGatewayError, fsError } from './fs-error.js';
+import { fallocate } from './fallocate.js'; // [posix hook]
+import { MAX_SESSION_PATH_BYTES } from '../shared/path-limits.js'; // [posix hook]
 import { RangeSet } from './range-set.js';
 import { StagingArea, findOrphans, type JournalRecord } from './staging.js';
 import { SqliteOverlayStore, type FileRecord, type OverlayStore, type QueuedOp } from './overlay/overlay-store.js';
@@ -126,6 +128,11 @@ class FsNode {
   gen = 0;
   /** xattrs set/removed locally and not shipped yet (null = removed). */
   xattrLocal: Map<string, Buffer | null> | undefined;
+  /**
+   * [posix hook] The invalidation generation that last marked this node (0 = never): a listing or
+   * refresh that started before it carries older metadata and must not clear `metaStale`/`stale`.
+   */
+  invalGen = 0;
 
   constructor(parent: FsNode | undefined, name: string, ino: number, kind: Kind, mode: number, now: number) {
     this.parent = parent;
@@ -314,6 +321,8 @@ export class SessionFilesystem {
   private nextFh = 1;
   private readonly handles = new Map<number, OpenFile>();
   private readonly listingInFlight = new Map<FsNode, Promise<void>>();
+  /** [posix hook] Bumped by every invalidate(): see FsNode.invalGen. */
+  private invalGen = 0;
   private readonly blobInFlight = new Map<string, Promise<Buffer>>();
   private readonly dirtyNodes = new Set<FsNode>();
   private batchQueue: PendingBatchOp[] = [];
@@ -431,20 +440,28 @@ export class SessionFilesystem {
     if (dir.listed && !dir.stale) return;
     // Overlay: while local changes are queued the gateway's listing lags ours; keep ours.
     if (dir.listed && this.overlay && this.ov && this.overlay.opCount() > 0) return;
-    if (!dir.remote) {
-      dir.listed = true;
-      dir.stale = false;
-      return;
+    // [posix hook] A listing already in flight may predate a newer invalidation of this directory
+    // (it then comes back with dir.stale set again): list once more rather than answer from it.
+    for (let attempt = 0; attempt < 3 && (!dir.listed || dir.stale); attempt++) {
+      if (!dir.remote) {
+        dir.listed = true;
+        dir.stale = false;
+        return;
+      }
+      const inflight = this.listingInFlight.get(dir);
+      if (inflight) {
+        await inflight;
+        continue;
+      }
+      const p = this.loadListing(dir).finally(() => this.listingInFlight.delete(dir));
+      this.listingInFlight.set(dir, p);
+      await p;
     }
-    const inflight = this.listingInFlight.get(dir);
-    if (inflight) return inflight;
-    const p = this.loadListing(dir).finally(() => this.listingInFlight.delete(dir));
-    this.listingInFlight.set(dir, p);
-    return p;
   }
 
   private async loadListing(dir: FsNode): Promise<void> {
     const dirPath = dir.path;
+    const gen = this.invalGen; // [posix hook] nodes invalidated after this point keep their marks
     dir.stale = false;
     const seen = new Map<string, ManifestNode>();
     this.stats.listings++;
@@ -471,12 +488,12 @@ export class SessionFilesystem {
       if (!child) {
         child = this.newNode(dir, name, kind, modeFor(kind, m.mode));
         children.set(name, child);
-      }
+      } else if (child.invalGen > gen) continue; // [posix hook] changed since this listing began
       this.applyMeta(child, m);
     }
     for (const [name, child] of [...children]) {
       // Gone remotely: drop, unless it is a local creation not uploaded yet.
-      if (!seen.has(name) && child.remote && !child.dirty && !child.hidden) {
+      if (!seen.has(name) && child.remote && !child.dirty && !child.hidden && child.invalGen <= gen) {
         children.delete(name);
       }
     }
@@ -547,6 +564,8 @@ export class SessionFilesystem {
     const name = path.slice(i + 1);
     if (!name) throw fsError('EINVAL');
     this.checkName(name);
+    // [posix hook] no name the gateway would refuse at upload (see shared/path-limits.ts).
+    if (path.length > MAX_SESSION_PATH_BYTES / 4 && Buffer.byteLength(path) > MAX_SESSION_PATH_BYTES) throw fsError('ENAMETOOLONG');
     const parent = await this.resolve(i <= 0 ? '/' : path.slice(0, i));
     if (parent.kind !== 'dir') throw fsError('ENOTDIR');
     await this.ensureListed(parent);
@@ -596,11 +615,33 @@ export class SessionFilesystem {
   // ---------------------------------------------------------------------------------------------
 
   async getattr(path: string): Promise<Attr> {
-    return this.attr(await this.resolve(path));
+    const node = await this.resolve(path);
+    await this.freshen(node); // [posix hook]
+    return this.attr(node);
   }
 
   async fgetattr(fh: number): Promise<Attr> {
-    return this.attr(this.handle(fh).node);
+    const node = this.handle(fh).node;
+    await this.freshen(node); // [posix hook]
+    return this.attr(node);
+  }
+
+  /**
+   * [posix hook] Re-read a remotely changed file's metadata (size, hash, extents in one call)
+   * before anything answers from it: a size the kernel caches after its invalidation must be the
+   * new one, or reads return the new bytes cut to the old size. Repeats (bounded) when another
+   * invalidation lands during the refresh.
+   */
+  private async freshen(node: FsNode): Promise<void> {
+    for (let i = 0; i < 3 && node.kind === 'file' && node.metaStale && !node.dirty && node.remote && node.attached; i++) {
+      node.metaStale = false;
+      const gen = this.invalGen;
+      await this.refreshFile(node);
+      if (node.invalGen > gen) {
+        node.metaStale = true;
+        node.extents = undefined;
+      }
+    }
   }
 
   async readdir(path: string): Promise<Array<{ name: string; attr: Attr }>> {
@@ -670,7 +711,9 @@ export class SessionFilesystem {
       }
       if (!(isGatewayError(e) && e.rpcCode === RpcCode.NOT_FOUND)) throw fromGatewayError(e);
     }
+    const parent = node.parent; // [posix hook] POSIX: rmdir updates the parent's mtime and ctime
     this.detach(node);
+    if (parent) parent.mtime = parent.ctime = this.clock.now();
   }
 
   async unlink(path: string): Promise<void> {
@@ -704,6 +747,7 @@ export class SessionFilesystem {
     }
     node.nlink = Math.max(0, node.nlink - 1);
     parent.mtime = parent.ctime = this.clock.now();
+    if (node.nlink > 0) node.ctime = parent.ctime; // [posix hook] POSIX: a file keeping other links gets a new ctime
     if (node.nlink === 0 || !node.attached) {
       // Unlinked: its bytes will never be uploaded.
       if (node.dirty && node.openCount === 0) void this.discardDirty(node);
@@ -726,6 +770,7 @@ export class SessionFilesystem {
     node.target = target;
     node.remoteHash = sha256(Buffer.from(target));
     parent.children!.set(name, node);
+    parent.mtime = parent.ctime = node.ctime; // [posix hook] POSIX: the new name changes the parent
     return this.attr(node);
   }
 
@@ -747,6 +792,7 @@ export class SessionFilesystem {
     node.aliases.push({ parent, name });
     node.nlink++;
     node.ctime = this.clock.now();
+    parent.mtime = parent.ctime = node.ctime; // [posix hook] POSIX: the new name changes the parent
     return this.attr(node);
   }
 
@@ -1015,10 +1061,7 @@ export class SessionFilesystem {
     if (writing) this.assertWritable();
     const fh = this.register(node, flags);
     try {
-      if (node.kind === 'file' && node.metaStale && !node.dirty && node.remote) {
-        node.metaStale = false;
-        await this.refreshFile(node);
-      }
+      await this.freshen(node); // [posix hook]
       if (flags & O_TRUNC) await this.truncateNode(node, 0);
       else if (node.kind === 'file' && node.remote && node.size > 0) await this.ensureExtents(node);
     } catch (e) {
@@ -1080,10 +1123,7 @@ export class SessionFilesystem {
     const h = this.handle(fh);
     const node = h.node;
     if (node.kind !== 'file') throw fsError('EISDIR');
-    if (node.metaStale && !node.dirty && node.remote && node.attached) {
-      node.metaStale = false;
-      await this.refreshFile(node);
-    }
+    await this.freshen(node); // [posix hook]
     const end = Math.min(node.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
     const out = await this.readLocal(node, offset, end - offset);
@@ -1175,14 +1215,15 @@ export class SessionFilesystem {
     }
   }
 
-  async write(fh: number, data: Buffer, offset: number): Promise<number> {
+  /** `positional`: write at `offset` even on an O_APPEND handle (fallocate's zeroing). */
+  async write(fh: number, data: Buffer, offset: number, positional = false): Promise<number> {
     this.assertWritable();
     const h = this.handle(fh);
     const node = h.node;
     if (node.kind !== 'file') throw fsError('EISDIR');
     if (this.ov && !node.dirty) await this.room();
     return this.withNodeLock(node, async () => {
-      const pos = h.flags & O_APPEND ? node.size : offset;
+      const pos = h.flags & O_APPEND && !positional ? node.size : offset;
       const d = this.markDirty(node);
       const fd = await this.stagingFd(d);
       let done = 0;
@@ -1208,6 +1249,23 @@ export class SessionFilesystem {
       if (this.ov && node.attached && !node.hidden) this.notePut(node, node.remote && d.baseLimit > 0);
       return data.length;
     });
+  }
+
+  // [posix hook] fallocate(2): the mode logic lives in ./fallocate.ts, over three handle primitives.
+  async fallocate(fh: number, mode: number, offset: number, length: number): Promise<void> {
+    this.assertWritable();
+    const h = this.handle(fh);
+    await fallocate(
+      {
+        stat: async () => ({ size: h.node.size, isFile: h.node.kind === 'file' }),
+        setSize: (_fh, size) => this.truncateNode(h.node, size),
+        writeAt: async (f, data, pos) => void (await this.write(f, data, pos, true)),
+      },
+      fh,
+      mode,
+      offset,
+      length,
+    );
   }
 
   async truncate(path: string, size: number): Promise<void> {
@@ -2109,9 +2167,11 @@ export class SessionFilesystem {
    */
   invalidate(paths: string[]): string[] {
     this.stats.remoteInvalidations++;
+    const gen = ++this.invalGen; // [posix hook]
     const touched: string[] = [];
     if (paths.length === 0) {
       const walk = (n: FsNode) => {
+        n.invalGen = gen;
         if (n.kind === 'dir') {
           n.stale = true;
           for (const c of n.children!.values()) walk(c);
@@ -2131,9 +2191,11 @@ export class SessionFilesystem {
       const parent = this.peek(parentPath);
       if (parent && parent.kind === 'dir') {
         parent.stale = true;
+        parent.invalGen = gen;
         touched.push(parentPath);
       }
       if (node) {
+        node.invalGen = gen;
         if (node.kind === 'dir') node.stale = true;
         else if (!node.dirty) {
           if (node.openCount === 0) node.extents = undefined;

@@ -15,6 +15,11 @@ export interface FuseMountOptions {
   fsname: string;
   readOnly?: boolean;
   /**
+   * Let every user use the mount (FUSE allow_other; needs root or user_allow_other in
+   * /etc/fuse.conf). default_permissions is always on, so the kernel checks modes and owners.
+   */
+  allowOther?: boolean;
+  /**
    * Kernel cache lifetime for attributes, seconds. Default 0: FUSE 2 gives us no way to tell the
    * kernel that an attribute changed (a hard link written through its other name, a remote
    * change), so attributes are always asked for (they are answered from memory).
@@ -66,6 +71,7 @@ export async function mountWithFuseNative(fs: SessionFilesystem, opts: FuseMount
         'default_permissions',
       ];
       if (opts.readOnly) o.push('ro');
+      if (opts.allowOther) o.push('allow_other');
       if (opts.debug) o.push('debug');
       return '-o' + o.join(',');
     }

@@ -6,7 +6,10 @@
 //     mounts and HTTP clients see them; released on close and on unmount;
 //   - exact cache invalidation: long attribute/entry lifetimes and page-cache reuse across opens
 //     (kernel_cache), dropped exactly when the remote watcher reports a change (invalidate());
-//   - 1 MiB writes, multithreaded dispatch into this one event loop, interruptible requests.
+//   - 1 MiB writes, multithreaded dispatch into this one event loop, interruptible requests;
+//   - fallocate (mode 0, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE: src/fs/fallocate.ts);
+//   - ownership for the mount's lifetime: new names belong to the creating process, chown works
+//     (src/fs/ownership.ts; every outgoing attribute carries the table's uid/gid).
 //
 // Kernel-cache invariants kept here (the core knows nothing of the kernel):
 //   - the other names of a hard-linked file (nlink > 1) are invalidated after link, write,
@@ -29,6 +32,7 @@ import { FsError, Errno } from '../fs/fs-error.js';
 import type { Logger } from '../shared/log.js';
 import { AetherError } from '../shared/errors.js';
 import { bridge, type OpCounters } from './path-ops.js';
+import { OwnerTable } from '../fs/ownership.js';
 import type { FuseMountOptions, MountHandle } from './fuse-native-mount.js';
 
 const require = createRequire(import.meta.url);
@@ -124,6 +128,19 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
   const EV = native.events;
   let handle: unknown;
   let stopped = false;
+  const owners = new OwnerTable();
+  const owned = (a: Attr): Attr => {
+    const o = owners.get(a.ino, a);
+    return o.uid === a.uid && o.gid === a.gid ? a : { ...a, uid: o.uid, gid: o.gid };
+  };
+  /** A name `p` was just created by (uid, gid) as `attr`: record its owner (BSD group rule). */
+  const ownNew = async (p: string, attr: Attr, uid: number, gid: number, mode?: number) => {
+    const parent = await fs.getattr(parentOf(p));
+    const o = owners.forNew({ uid, gid }, parent);
+    owners.set(attr.ino, o.uid, o.gid, attr);
+    const m = mode === undefined ? undefined : OwnerTable.inheritedDirMode(mode, parent.mode);
+    if (m !== undefined) await fs.chmod(p, m);
+  };
 
   const count = (name: string, n = 1) => {
     counters.ops[name] = (counters.ops[name] ?? 0) + n;
@@ -259,7 +276,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
     }
   };
 
-  const onRequest = (id: number, op: number, path: string | null, path2: string | null, fh: number, a: number, b: number, c: number, owner: string | null, data: Buffer | null, x?: bigint, y?: bigint) => {
+  const onRequest = (id: number, op: number, path: string | null, path2: string | null, fh: number, a: number, b: number, c: number, owner: string | null, data: Buffer | null, x?: bigint, y?: bigint, uid = 0, gid = 0) => {
     // fh 0 is a directory or an op without an open file: the core's handles start at 1.
     const h = fh > 0 ? fh : undefined;
     switch (op) {
@@ -282,7 +299,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
             noteAttr(path, attr);
             return attr;
           },
-          (v) => [0, statArray(v)],
+          (v) => [0, statArray(owned(v))],
         );
       case O.readdir:
         return run(
@@ -293,7 +310,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           (entries) => {
             const st = new Float64Array(entries.length * STAT_FIELDS);
             entries.forEach((e, i) => {
-              putStat(st, i, e.attr);
+              putStat(st, i, owned(e.attr));
               noteAttr(path === '/' ? `/${e.name}` : `${path}/${e.name}`, e.attr);
             });
             return [0, [entries.map((e) => e.name), st]];
@@ -334,7 +351,17 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           (fhOut) => [fhOut],
         );
       case O.create:
-        return run(id, 'create', { path, mode: a, flags: b }, () => fs.create(need(path), a, b), (r) => [r.fh]);
+        return run(
+          id,
+          'create',
+          { path, mode: a, flags: b },
+          async () => {
+            const r = await fs.create(need(path), a, b);
+            await ownNew(path!, r.attr, uid, gid).catch((e) => log.debug('create: owner not recorded', { path, error: String(e) }));
+            return r;
+          },
+          (r) => [r.fh],
+        );
       case O.read:
         return run(id, 'read', { path, fh: h, len: a, pos: b }, () => fs.read(h ?? 0, b, a), (buf) => [buf.length, buf]);
       case O.write:
@@ -401,8 +428,32 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           }
           await fs.utimens(p, at, mt);
         });
+      case O.fallocate:
+        return run(id, 'fallocate', { path, fh: h, mode: a, offset: String(x), length: String(y) }, async () => {
+          if (h === undefined) throw new FsError(Errno.EBADF, 'fallocate needs an open file');
+          await fs.fallocate(h, a, Number(x ?? 0n), Number(y ?? 0n));
+          // The kernel drops this name's pages of a punched/zeroed range itself; a hard link's
+          // other names are other kernel inodes.
+          if (namesOf.size) {
+            const others = otherNames(await inoOfHandle(h, path), path);
+            if (others.length) await invalidateSoon(others);
+          }
+        });
       case O.mkdir:
-        return run(id, 'mkdir', { path, mode: a }, () => fs.mkdir(need(path), a));
+        return run(id, 'mkdir', { path, mode: a }, async () => {
+          const attr = await fs.mkdir(need(path), a);
+          await ownNew(path!, attr, uid, gid, attr.mode);
+        });
+      case O.chown:
+        return run(id, 'chown', { path, uid: a, gid: b }, async () => {
+          const cur = await fs.getattr(need(path));
+          owners.set(cur.ino, a, b, cur);
+          // POSIX: chown updates the ctime (only); the core keeps times in memory.
+          await fs.utimens(path!, cur.atime, cur.mtime);
+          const ino = cur.ino;
+          const others = otherNames(ino, path); // a hard link's other names are other kernel inodes
+          if (others.length) await invalidateSoon(others);
+        });
       case O.rmdir:
         return run(id, 'rmdir', { path }, () => fs.rmdir(need(path)));
       case O.unlink:
@@ -413,7 +464,10 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           if (ino !== undefined) await invalidateSoon(otherNames(ino, path));
         });
       case O.symlink:
-        return run(id, 'symlink', { target: path2, path }, () => fs.symlink(need(path2), need(path)));
+        return run(id, 'symlink', { target: path2, path }, async () => {
+          const attr = await fs.symlink(need(path2), need(path));
+          await ownNew(path!, attr, uid, gid);
+        });
       case O.rename:
         return run(id, 'rename', { src: path, dest: path2, flags: a }, async () => {
           if (a & RENAME_EXCHANGE) throw new FsError(Errno.EINVAL, 'RENAME_EXCHANGE is not supported');
@@ -437,8 +491,8 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
           const attr = await fs.link(need(path), need(path2));
           noteAttr(path, attr);
           noteAttr(path2, attr);
-          // The source's cached link count (and the names' shared size) changed.
-          await invalidateSoon([path!]);
+          // Every other name's cached link count changed (`link f g; link g h`: f too, not only g).
+          await invalidateSoon([path!, ...otherNames(attr.ino, path2)]);
           return attr;
         });
       case O.setxattr:
@@ -509,9 +563,9 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
 
   const handler: Handler = (kind, id, ...rest) => {
     if (kind === EV.request) {
-      const [op, path, path2, fh, a, b, c, owner, data, x, y] = rest as [number, string | null, string | null, number, number, number, number, string | null, Buffer | null, bigint | undefined, bigint | undefined];
+      const [op, path, path2, fh, a, b, c, owner, data, x, y, uid, gid] = rest as [number, string | null, string | null, number, number, number, number, string | null, Buffer | null, bigint | undefined, bigint | undefined, number, number];
       try {
-        onRequest(id, op, path, path2, fh, a, b, c, owner, data, x, y);
+        onRequest(id, op, path, path2, fh, a, b, c, owner, data, x, y, uid, gid);
       } catch (e) {
         log.error('fuse3 request handler threw', { op, path, error: String(e) });
         reply(id, -Errno.EIO);
@@ -532,6 +586,7 @@ export async function mountWithFuse3(fs: SessionFilesystem, opts: Fuse3MountOpti
 
   const mountOpts = ['subtype=aether', `fsname=${opts.fsname.replace(/[,\s]/g, '_')}`, 'default_permissions'];
   if (opts.readOnly) mountOpts.push('ro');
+  if (opts.allowOther) mountOpts.push('allow_other');
   const args = ['-o', mountOpts.join(',')];
   if (opts.debug) args.push('-d');
   handle = native.mount(

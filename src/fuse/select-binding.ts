@@ -30,7 +30,7 @@ export function selectBinding(requested: string | undefined, log: Logger): Bindi
     name: 'fuse-native',
     reason: want === 'fuse-native' ? 'requested' : 'fallback',
     // fuse-native has no lock ops and no invalidation: it ignores `locks` and keeps short timeouts.
-    mount: (fs, o) => mountWithFuseNative(fs, { mountpoint: o.mountpoint, fsname: o.fsname, readOnly: o.readOnly, debug: o.debug, logger: o.logger }),
+    mount: (fs, o) => mountWithFuseNative(fs, { mountpoint: o.mountpoint, fsname: o.fsname, readOnly: o.readOnly, allowOther: o.allowOther, debug: o.debug, logger: o.logger }),
   };
   if (want === 'fuse-native') return native;
   try {

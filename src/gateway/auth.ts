@@ -12,6 +12,18 @@ export interface Principal {
   principalId: string;
 }
 
+/** The tenant every data dir starts with, and the principal of its `<data>/admin-token`. */
+export const DEFAULT_TENANT = 'default';
+export const ADMIN_PRINCIPAL = 'admin';
+
+/**
+ * The gateway administrator: whoever holds `<data>/admin-token` (tenant "default", principal
+ * "admin"). `token create` never mints that principal, so no other token is one.
+ */
+export function isGatewayAdmin(p: Principal): boolean {
+  return p.tenantName === DEFAULT_TENANT && p.principalId === ADMIN_PRINCIPAL;
+}
+
 const hashToken = (t: string) => createHash('sha256').update(t).digest('hex');
 
 export class Auth {

@@ -1,7 +1,9 @@
 // GatewayCore: the services every route family shares — database, auth, trees, content, counters,
 // the event log and the session repository with its per-session mutation lock. Built once by
 // server.ts and handed to each family's register function.
-import type { Db } from './db/database.js';
+import type { Db, Durability } from './db/database.js';
+import type { RequestLog } from './store/request-log.js';
+import type { GarbageCollector } from './store/gc.js';
 import type { Auth, Principal } from './auth.js';
 import { TreeEditor, type TreeStore } from './store/tree-store.js';
 import type { ContentStore } from './store/content.js';
@@ -18,7 +20,18 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * causes carry `details.clientId` (an Aether extension) so a mount can skip its own changes when
  * it follows the event log.
  */
-export const requestScope = new AsyncLocalStorage<{ clientId?: string }>();
+export const requestScope = new AsyncLocalStorage<RequestScope>();
+
+/** What a request carries through its handler (see requestScope). */
+export interface RequestScope {
+  clientId?: string;
+  /** `x-aether-request-id` (store/request-log.ts) with the tenant and route it was matched to. */
+  requestId?: string;
+  tenantId?: string;
+  route?: string;
+  /** Set by a mutation that recorded the request id; server.ts then stores the response. */
+  recorded?: boolean;
+}
 
 export interface SessionRow {
   id: string;
@@ -40,6 +53,8 @@ export interface SessionRow {
   mutation_count: number;
   checkpoint_count: number;
   restore_count: number;
+  /** Set when the session was deleted (a tombstone: storage is released by GC). */
+  deleted_at?: number | null;
 }
 
 /** Append-only audit trail of session changes (GET /v1/sessions/{id}/events). */
@@ -81,7 +96,7 @@ export class SessionRepo {
   /** The session if it exists and belongs to the caller's tenant; otherwise NOT_FOUND (never 403, no existence leak). */
   get(principal: Principal, sessionId: string): SessionRow {
     const row = this.byId.get(sessionId) as SessionRow | undefined;
-    if (!row || row.tenant_id !== principal.tenantId) throw notFound(`session ${sessionId} not found`);
+    if (!row || row.tenant_id !== principal.tenantId || row.deleted_at != null) throw notFound(`session ${sessionId} not found`);
     return row;
   }
 
@@ -141,6 +156,12 @@ export class SessionRepo {
 
 export interface GatewayCore {
   db: Db;
+  /** Group commit: a mutating request is acknowledged after `barrier()` (server.ts). */
+  durability: Durability;
+  /** Outcomes of mutations sent with x-aether-request-id (idempotent retries). */
+  requests: RequestLog;
+  /** Online GC of unreachable trees and blobs (store/gc.ts). */
+  gc: GarbageCollector;
   auth: Auth;
   trees: TreeStore;
   content: ContentStore;
@@ -151,6 +172,8 @@ export interface GatewayCore {
   sessions: SessionRepo;
   /** The gateway's data directory (git mirrors live under it). */
   dataDir: string;
+  /** Roots under which local git remotes are allowed (see git/local-remotes.ts); undefined = default policy. */
+  allowLocalRemotes?: string[];
   /** 32-byte key for secrets at rest, loaded from `<data>/secret.key` (mode 0600). */
   secretKey: Buffer;
   /** Resolves when background work (jobs) is drained; families register their own closers. */

@@ -39,7 +39,11 @@ export interface paths {
         get: operations["SessionService_GetSession"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a session
+         * @description **Aether extension** (not in the seed contract, whose sessions only complete): deletes the session. Its checkpoints, events, annotations, approvals, cache, bus messages, locks, health and session secrets go at once; afterwards every route answers NOT_FOUND for it and it is not listed. Its trees and blobs are released by the next garbage collection unless a fork, another session's checkpoint or a source revision still shares them (`POST /v1/admin/gc`).
+         */
+        delete: operations["SessionService_DeleteSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -281,6 +285,26 @@ export interface paths {
         put?: never;
         /** Commit the session */
         post: operations["SessionService_Commit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Diff the session against its base revision or a checkpoint
+         * @description **Aether extension** (not in the seed contract): users need to see what a commit would change before making it. The session tree (with the same `.gitignore` filtering a commit applies) against the commit of the revision the session started from, or against a checkpoint of the session (`checkpointLabel` or `checkpointId`). `diff.stat` is exactly `git diff --stat=<statWidth>`. Nothing is pushed or kept. Code 9 for a session without a git source; code 5 for an unknown checkpoint; code 3 for a bad path or statWidth.
+         */
+        get: operations["SessionService_Diff"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -925,6 +949,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/gc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run garbage collection now
+         * @description **Aether extension**: mark-and-sweep of trees and blobs no longer reachable from any live session, checkpoint or source revision, skipping anything written or referenced within the grace period (default 600 s), online and in bounded slices. `dryRun` only reports. Gateway-wide: needs a token of the default tenant (else code 7).
+         */
+        post: operations["AetherAdmin_RunGc"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/storage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live vs reclaimable storage
+         * @description **Aether extension**: bytes of trees and blobs that are live vs reclaimable by the next GC (a dry run), and the database file's size and free pages. Gateway-wide: needs a token of the default tenant (else code 7).
+         */
+        get: operations["AetherAdmin_GetStorage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sources": {
         parameters: {
             query?: never;
@@ -1149,6 +1213,63 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description Empty on success. **Aether extension**: response of the session delete route.
+         * @example {}
+         */
+        v1DeleteSessionResponse: Record<string, never>;
+        /** @description **Aether extension**: options of an on-demand garbage collection. */
+        v1RunGcRequest: {
+            /** @description Report only; remove nothing. */
+            dryRun?: boolean;
+            /**
+             * Format: int64
+             * @description Keep anything written or referenced this recently (default 600).
+             */
+            graceSeconds?: string;
+        };
+        /** @description **Aether extension**: what a garbage collection found live and reclaimable, what it removed, how long it took and its longest pause (ms). */
+        v1GcReport: {
+            dryRun?: boolean;
+            /** Format: int64 */
+            roots?: string;
+            /** Format: int64 */
+            liveTrees?: string;
+            /** Format: int64 */
+            liveTreeBytes?: string;
+            /** Format: int64 */
+            liveBlobs?: string;
+            /** Format: int64 */
+            liveBlobBytes?: string;
+            /** Format: int64 */
+            reclaimableTrees?: string;
+            /** Format: int64 */
+            reclaimableTreeBytes?: string;
+            /** Format: int64 */
+            reclaimableBlobs?: string;
+            /** Format: int64 */
+            reclaimableBlobBytes?: string;
+            /** Format: int64 */
+            removedTrees?: string;
+            /** Format: int64 */
+            removedBlobs?: string;
+            /** Format: int64 */
+            durationMs?: string;
+            /** Format: int64 */
+            maxPauseMs?: string;
+        };
+        /** @description **Aether extension**: live vs reclaimable bytes of trees and blobs, and the database file's size and free space. */
+        v1StorageReport: {
+            /** Format: int64 */
+            liveBytes?: string;
+            /** Format: int64 */
+            reclaimableBytes?: string;
+            /** Format: int64 */
+            databaseBytes?: string;
+            /** Format: int64 */
+            databaseFreeBytes?: string;
+            gc?: components["schemas"]["v1GcReport"];
+        };
         /** @description google.protobuf.Any: a typed detail message, identified by `@type`. */
         protobufAny: {
             /**
@@ -1917,6 +2038,17 @@ export interface components {
             message: string;
             author?: components["schemas"]["v1CommitAuthor"];
             gitBranch: components["schemas"]["v1GitBranchTarget"];
+            /** @description **Aether extension**: also commit untracked files that the tree's `.gitignore` rules match (by default they are left out, as `git add -A` would; tracked files are always kept). */
+            includeIgnored?: boolean;
+            /** @description **Aether extension**: create a commit even when the tree equals the parent's (like `git commit --allow-empty`). Without it such a commit is a no-op: `created` is false and `commitId` is the parent. */
+            allowEmpty?: boolean;
+            /** @description **Aether extension**: build the commit and its diff, but neither keep nor push it (`commitId` is ""). */
+            dryRun?: boolean;
+            /**
+             * Format: int32
+             * @description **Aether extension**: width of `diff.stat` (40–1000, default 80).
+             */
+            statWidth?: number;
         };
         /** @description The durable reference to the commit. */
         v1CommitResponse: {
@@ -1925,6 +2057,91 @@ export interface components {
              * @example a6c3a92c805b11d9e4e8f0c82be2b43277a1e3d5
              */
             commitId: string;
+            /** @description **Aether extension**: a new commit was created and pushed; false for a dry run and for an unchanged tree (then `commitId` is the parent). */
+            created?: boolean;
+            /** @description **Aether extension**: the parent commit ("" for a root commit). */
+            parentId?: string;
+            /** @description **Aether extension**: what the commit changes against its parent (`git diff --stat` included) and what `.gitignore` left out. */
+            diff?: components["schemas"]["v1SessionDiff"];
+        };
+        /** @description **Aether extension**: a session's changes (GET /v1/sessions/{sessionId}/diff). */
+        v1SessionDiffResponse: {
+            /**
+             * @description The commit diffed against ("" for a checkpoint or an empty base).
+             * @example a6c3a92c805b11d9e4e8f0c82be2b43277a1e3d5
+             */
+            baseCommitId?: string;
+            /**
+             * @description The checkpoint's tree when diffing against a checkpoint.
+             * @example sha256:9f2c0d1e4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0
+             */
+            checkpointRoot?: string;
+            diff?: components["schemas"]["v1SessionDiff"];
+        };
+        /** @description **Aether extension**: a diff as `git diff` computes it (renames detected), plus what `.gitignore` left out. */
+        v1SessionDiff: {
+            files?: components["schemas"]["v1DiffFile"][];
+            /**
+             * Format: int32
+             * @example 2
+             */
+            filesChanged?: number;
+            /**
+             * Format: int32
+             * @example 10
+             */
+            additions?: number;
+            /**
+             * Format: int32
+             * @example 3
+             */
+            deletions?: number;
+            /**
+             * @description `git diff --stat` output, byte for byte.
+             * @example src/main.ts | 4 +++-
+             *      1 file changed, 3 insertions(+), 1 deletion(-)
+             */
+            stat?: string;
+            /**
+             * Format: int32
+             * @description Untracked files left out by `.gitignore` rules.
+             * @example 6604
+             */
+            ignoredFiles?: number;
+            /**
+             * @description The outermost ignored paths (directories end with "/"), at most 50.
+             * @example [
+             *       "node_modules/"
+             *     ]
+             */
+            ignoredPaths?: string[];
+        };
+        /** @description **Aether extension**: one changed path. */
+        v1DiffFile: {
+            /** @example src/main.ts */
+            path?: string;
+            /**
+             * @description The path before a rename or copy.
+             * @example src/old.ts
+             */
+            oldPath?: string;
+            /**
+             * @description git's status letter: A added, M modified, D deleted, R renamed, C copied, T type changed.
+             * @example M
+             */
+            status?: string;
+            /**
+             * Format: int32
+             * @example 3
+             */
+            additions?: number;
+            /**
+             * Format: int32
+             * @example 1
+             */
+            deletions?: number;
+            /** @example false */
+            binary?: boolean;
         };
         /**
          * @description Set a session cache entry (overwrites).
@@ -3283,8 +3500,9 @@ export interface components {
             egressGb?: number;
         };
         /**
-         * @description Content-addressed storage counters. blobsServed, bytesServed and bytesReceived count since gateway start; blobsStored and bytesStored are totals on disk. **Aether extension** (not in the seed contract): seed 000 names `GET /v1/metrics/cas` but documents no response shape; this one lets clients and benchmarks verify that borrowed segments and caching avoid transfers.
+         * @description Content-addressed storage counters of the caller's tenant: the blobs it references and the traffic it caused since gateway start. Only the gateway administrator (the token in `<data>/admin-token`) also receives `gateway`, the same figures for the whole gateway; other tenants never see gateway-wide or other tenants' figures. Fields may be added at both levels. **Aether extension** (not in the seed contract): seed 000 names `GET /v1/metrics/cas` but documents no response shape; this one lets clients and benchmarks verify that borrowed segments and caching avoid transfers.
          * @example {
+         *       "tenantId": "tenant_01J9ZK3Y3Q",
          *       "blobsStored": "4211",
          *       "bytesStored": "14829203",
          *       "blobsServed": "1200",
@@ -3294,32 +3512,80 @@ export interface components {
          */
         v1CasMetrics: {
             /**
+             * @description The tenant these figures belong to (the caller's).
+             * @example tenant_01J9ZK3Y3Q
+             */
+            tenantId?: string;
+            /**
              * Format: int64
-             * @description Distinct blobs stored.
+             * @description Distinct blobs stored (referenced by the caller's tenant).
              * @example 4211
              */
             blobsStored?: string;
             /**
              * Format: int64
-             * @description Bytes of stored blobs.
+             * @description Bytes of those blobs.
              * @example 14829203
              */
             bytesStored?: string;
             /**
              * Format: int64
-             * @description Blob reads answered (blob route, full or partial).
+             * @description Blob reads answered (blob route, full or partial) since gateway start.
              * @example 1200
              */
             blobsServed?: string;
             /**
              * Format: int64
-             * @description Blob bytes sent.
+             * @description Blob bytes sent since gateway start.
              * @example 5242880
              */
             bytesServed?: string;
             /**
              * Format: int64
-             * @description Content bytes received in mutations (data segments, write contents).
+             * @description Content bytes received in mutations (data segments, write contents) since gateway start.
+             * @example 1048576
+             */
+            bytesReceived?: string;
+            gateway?: components["schemas"]["v1CasCounters"];
+        };
+        /**
+         * @description Gateway-wide CAS counters (blobsStored/bytesStored: everything on disk; the rest since gateway start), shown to the gateway administrator only. **Aether extension**.
+         * @example {
+         *       "blobsStored": "4211",
+         *       "bytesStored": "14829203",
+         *       "blobsServed": "1200",
+         *       "bytesServed": "5242880",
+         *       "bytesReceived": "1048576"
+         *     }
+         */
+        v1CasCounters: {
+            /**
+             * Format: int64
+             * @description Distinct blobs stored (on disk, all tenants).
+             * @example 4211
+             */
+            blobsStored?: string;
+            /**
+             * Format: int64
+             * @description Bytes of those blobs.
+             * @example 14829203
+             */
+            bytesStored?: string;
+            /**
+             * Format: int64
+             * @description Blob reads answered (blob route, full or partial) since gateway start.
+             * @example 1200
+             */
+            blobsServed?: string;
+            /**
+             * Format: int64
+             * @description Blob bytes sent since gateway start.
+             * @example 5242880
+             */
+            bytesServed?: string;
+            /**
+             * Format: int64
+             * @description Content bytes received in mutations (data segments, write contents) since gateway start.
              * @example 1048576
              */
             bytesReceived?: string;
@@ -3437,6 +3703,8 @@ export interface components {
             labels?: {
                 [key: string]: string;
             };
+            /** @description **Aether extension**: the source's newest import/refresh/promote job — its live counts while it runs and `errorCode`/`errorMessage` when it failed (a FAILED source says why). */
+            lastJob?: components["schemas"]["v1ImportJob"];
         };
         /**
          * @description A page of sources.
@@ -3947,6 +4215,11 @@ export interface components {
         /** @description Maximum items per page; 0 or absent = server default. Negative → code 3 INVALID_ARGUMENT. */
         PageSize: number;
         /**
+         * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+         * @example req-7f3a2c-000042
+         */
+        AetherRequestId: string;
+        /**
          * @description Opaque id of the calling client instance (e.g. one mount), 1–128 characters of `[A-Za-z0-9_.:-]`; any other value is ignored. Every event this request records carries it as `details.clientId`. **Aether extension** (not in the seed contract): a mount follows the event log (`afterEventId` + `waitSeconds`) to learn about changes made by others, and needs to recognise and skip the events its own requests caused.
          * @example mount-7f3a2c
          */
@@ -4054,6 +4327,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1Session"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Default"];
+        };
+    };
+    SessionService_DeleteSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
+                 * @example sess_1234abcd
+                 */
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1DeleteSessionResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -4651,6 +4956,64 @@ export interface operations {
             default: components["responses"]["Default"];
         };
     };
+    SessionService_Diff: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Limit the diff to this absolute session path (a file or a directory).
+                 * @example /src
+                 */
+                path?: string;
+                /**
+                 * @description Diff against the newest checkpoint with this label instead of the base revision.
+                 * @example before-refactor
+                 */
+                checkpointLabel?: string;
+                /**
+                 * @description Diff against this checkpoint instead of the base revision.
+                 * @example ckpt_01HRJA1KR9T0S8A4P1B5VVN5ER
+                 */
+                checkpointId?: string;
+                /**
+                 * @description Also count untracked files that `.gitignore` rules match (what `commit` with `includeIgnored` would commit).
+                 * @example false
+                 */
+                includeIgnored?: boolean;
+                /**
+                 * @description Width of `diff.stat` in columns (40–1000, default 80, git's default without a terminal).
+                 * @example 80
+                 */
+                statWidth?: number;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description Session id. A session of another tenant answers 5 NOT_FOUND, like a missing one.
+                 * @example sess_1234abcd
+                 */
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1SessionDiffResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Default"];
+        };
+    };
     CacheService_GetCacheEntry: {
         parameters: {
             query?: never;
@@ -4864,6 +5227,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -4912,6 +5280,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -4961,6 +5334,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -4999,6 +5377,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5041,6 +5424,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5083,6 +5471,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5125,6 +5518,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5209,6 +5607,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5289,6 +5692,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5331,6 +5739,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5409,6 +5822,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -5523,6 +5941,11 @@ export interface operations {
                  * @example mount-7f3a2c
                  */
                 "x-aether-client-id"?: components["parameters"]["AetherClientId"];
+                /**
+                 * @description Idempotency key of a mutation, 1–128 characters of `[A-Za-z0-9_.:-]` (any other value is ignored), unique per tenant. The gateway records it in the same transaction as the change; a request carrying an id that was already applied is not applied again and answers with the recorded response (`{}` if the gateway stopped before recording it). Reusing an id for a different route or session is FAILED_PRECONDITION (9). Ids are remembered for 24 hours (at most the newest 100,000). **Aether extension** (not in the seed contract): a client whose request timed out cannot tell whether it was applied; retrying with the same id is safe.
+                 * @example req-7f3a2c-000042
+                 */
+                "x-aether-request-id"?: components["parameters"]["AetherRequestId"];
             };
             path: {
                 /**
@@ -6178,6 +6601,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1CasMetrics"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Default"];
+        };
+    };
+    AetherAdmin_RunGc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["v1RunGcRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1GcReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Default"];
+        };
+    };
+    AetherAdmin_GetStorage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1StorageReport"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -9,6 +9,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { makeTempDir } from './temp-dir.js';
 import type { RunningGateway } from '../../src/gateway/server.js';
+import type { TestGateway } from './start-gateway.js';
 import { S_IFLNK, S_IFREG } from '../../src/gateway/store/tree-store.js';
 import { sha256 } from '../../src/shared/digest.js';
 
@@ -253,4 +254,16 @@ export async function startGitHttpServer(root: string, user: string, password: s
     authHeaders,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/** Poll a source job until it SUCCEEDED or FAILED (30 s bound); returns the job. */
+export async function waitJob(t: { call: TestGateway['call'] }, sourceId: string, jobId: string, token?: string): Promise<any> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await t.call('GET', `/v1/sources/${sourceId}/jobs/${jobId}`, undefined, token);
+    if (r.status !== 200) throw new Error(`GET job ${jobId} → ${r.status} ${JSON.stringify(r.body)}`);
+    if (r.body.state === 'UNDERLAY_IMPORT_JOB_STATE_SUCCEEDED' || r.body.state === 'UNDERLAY_IMPORT_JOB_STATE_FAILED') return r.body;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${r.body.state}`);
+    await new Promise((r2) => setTimeout(r2, 50));
+  }
 }

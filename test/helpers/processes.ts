@@ -92,6 +92,10 @@ export interface MountSpec {
   cacheDir?: string;
   cacheBytes?: number;
   readOnly?: boolean;
+  /** FUSE allow_other (the daemon's default: on when running as root). */
+  allowOther?: boolean;
+  /** 'fuse3' | 'fuse-native' (default: AETHER_FUSE_BINDING, else automatic). */
+  binding?: string;
   /** Mount mode (default: AETHER_MOUNT_MODE of the test run, else write-through). */
   mode?: 'overlay' | 'write-through';
   /** Extra environment for the daemon. */
@@ -124,6 +128,8 @@ export async function startMountProcess(spec: MountSpec): Promise<MountProc> {
     cacheDir: spec.cacheDir ?? path.join(spec.home, 'cache', 'cas'),
     cacheBytes: spec.cacheBytes ?? 4 * 1024 ** 3,
     readOnly: spec.readOnly ?? false,
+    ...(spec.allowOther !== undefined ? { allowOther: spec.allowOther } : {}),
+    ...(spec.binding !== undefined ? { binding: spec.binding } : {}),
     logFile,
     mode: spec.mode ?? testMountMode,
   };

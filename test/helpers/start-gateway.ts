@@ -1,6 +1,6 @@
 // Starts a real gateway on 127.0.0.1:0 with a temp data dir, plus a tiny JSON helper for tests
 // that speak HTTP directly (gateway tests never go through src/client).
-import { startGateway, createTenantToken, type RunningGateway } from '../../src/gateway/server.js';
+import { startGateway, createTenantToken, type GatewayOptions, type RunningGateway } from '../../src/gateway/server.js';
 import { makeTempDir } from './temp-dir.js';
 
 export interface TestGateway {
@@ -43,9 +43,9 @@ export async function newSession(call: TestGateway['call'], token?: string): Pro
   return r.body.id as string;
 }
 
-export async function startTestGateway(): Promise<TestGateway> {
+export async function startTestGateway(opts: Omit<GatewayOptions, 'dataDir' | 'port'> = {}): Promise<TestGateway> {
   const { dir, cleanup } = await makeTempDir('aether-gw-');
-  const gw = await startGateway({ dataDir: dir, port: 0 });
+  const gw = await startGateway({ ...opts, dataDir: dir, port: 0 });
   const call = callerFor(gw);
   return {
     gw,

@@ -1,13 +1,16 @@
-// `aether doctor`: check FUSE prerequisites, the conf file's permissions, gateway reachability and
-// token validity; print a fix for each problem; exit non-zero when anything is wrong (the exit
+// `aether doctor`: check FUSE prerequisites, which FUSE binding a mount will use (and how to get
+// the libfuse3 one), that the embedded gateway's SQLite addon loads, the conf file's permissions,
+// gateway reachability and token validity; print a fix for each problem; exit non-zero when anything is wrong (the exit
 // code of the first failure's class: 1 for the local system, 6 network, 5 auth).
 // Callers: cli/commands/index.ts.
 import { EXIT_CODES } from '../../shared/errors.js';
 import { isGatewayError } from '../../client/index.js';
 import { defineCommand } from '../command.js';
 import type { CommandContext } from '../context.js';
-import { configFileCheck, fuseChecks, systemProbes, type DoctorCheck } from '../doctor-checks.js';
+import { bindingCheck, configFileCheck, fuseChecks, sqliteCheck, systemProbes, type DoctorCheck } from '../doctor-checks.js';
+import { FUSE3_ADDON_PATH, loadFuse3Native } from '../../fuse/fuse3-mount.js';
 import { liveEmbeddedState } from '../embedded-gateway.js';
+import { allowOtherCheck, readFuseConf } from '../allow-other.js';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 
@@ -77,11 +80,23 @@ async function gatewayChecks(ctx: CommandContext): Promise<DoctorCheck[]> {
   }
 }
 
+/** Open an in-memory SQLite database through better-sqlite3 (loaded lazily, as the gateway does). */
+async function openSqlite(): Promise<string> {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(':memory:');
+  try {
+    return (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+  } finally {
+    db.close();
+  }
+}
+
 export const doctor = defineCommand<Record<string, never>>({
   name: 'doctor',
   summary: 'check FUSE, the gateway and the token; print a fix for each problem',
   description:
-    'Check /dev/fuse, fusermount/fusermount3 on PATH, libfuse, the config file permissions, gateway\n' +
+    'Check /dev/fuse, fusermount/fusermount3 on PATH, libfuse, which FUSE binding mounts use, the\n' +
+    'embedded gateway\'s SQLite addon, the config file permissions, gateway\n' +
     'reachability and token validity. Exit 0 when all is well, else the exit code of the first\n' +
     'problem (1 local system, 5 auth, 6 network).',
   examples: ['aether doctor', 'aether doctor --json | jq \'.checks[] | select(.status=="fail")\''],
@@ -89,7 +104,14 @@ export const doctor = defineCommand<Record<string, never>>({
   parse: () => ({}),
   handler: async (_args, ctx) => {
     const probes = systemProbes(ctx.io.env);
-    const checks: DoctorCheck[] = [...(await fuseChecks(probes)), await configFileCheck(ctx.config().store.path), ...(await gatewayChecks(ctx))];
+    const checks: DoctorCheck[] = [
+      ...(await fuseChecks(probes)),
+      allowOtherCheck(process.getuid?.() ?? 0, await readFuseConf()),
+      bindingCheck({ requested: ctx.io.env.AETHER_FUSE_BINDING, addonPath: FUSE3_ADDON_PATH, load: loadFuse3Native }),
+      await sqliteCheck(openSqlite, !ctx.config().config.url),
+      await configFileCheck(ctx.config().store.path),
+      ...(await gatewayChecks(ctx)),
+    ];
     const failed = checks.filter((c) => c.status === 'fail');
     const ok = failed.length === 0;
     const c = ctx.out.colors;

@@ -1,5 +1,6 @@
-// `aether gateway serve|token create|status|stop`: run the local AetherFS gateway in the foreground,
-// mint tenant tokens, and inspect or stop the embedded background gateway.
+// `aether gateway serve|token create|status|stop|gc`: run the local AetherFS gateway in the
+// foreground, mint tenant tokens, inspect or stop the embedded background gateway, and run its
+// garbage collection (`gc`, through POST /v1/admin/gc; status shows live vs reclaimable bytes).
 // Invariants:
 //   - `serve --json` prints exactly one line `{"url","token"}` on stdout once the server accepts
 //     connections, and nothing else on stdout (logs go to stderr, level from AETHER_LOG).
@@ -8,6 +9,7 @@
 // Callers: cli/commands/index.ts; the embedded gateway spawns `gateway serve` (embedded-gateway.ts).
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { createLogger, parseLogLevel } from '../../shared/log.js';
 import { UserError } from '../../shared/errors.js';
 import { defineCommand, intOption } from '../command.js';
@@ -24,6 +26,8 @@ export interface ServeArgs {
   data?: string;
   port: number;
   host: string;
+  /** Roots for local git remotes (every tenant); see gateway/git/local-remotes.ts. */
+  allowLocalRemotes?: string[];
 }
 
 export const gatewayServe = defineCommand<ServeArgs>({
@@ -39,19 +43,31 @@ export const gatewayServe = defineCommand<ServeArgs>({
     cmd
       .option('--data <dir>', 'data directory (default: <AETHER_HOME>/gateway/data)')
       .option('--port <n>', 'TCP port (0 = any free port)', intOption('--port'), 0)
-      .option('--host <addr>', 'listen address', '127.0.0.1'),
+      .option('--host <addr>', 'listen address', '127.0.0.1')
+      .option(
+        '--allow-local-remotes <dir[,dir]>',
+        'directories under which local git remotes (paths, file://) are allowed for every tenant; without it only the default tenant may use local remotes (never inside --data)',
+      ),
   parse: (_ops, o) => {
     const port = o.port as number;
     if (port > 65535) throw new UserError('AETHER_BAD_ARGUMENT', '--port must be between 0 and 65535');
-    return { data: o.data as string | undefined, port, host: String(o.host) };
+    let allowLocalRemotes: string[] | undefined;
+    if (o.allowLocalRemotes !== undefined) {
+      allowLocalRemotes = String(o.allowLocalRemotes).split(',').map((d) => d.trim()).filter(Boolean);
+      for (const d of allowLocalRemotes) if (!path.isAbsolute(d)) throw new UserError('AETHER_BAD_ARGUMENT', `--allow-local-remotes: ${JSON.stringify(d)} is not an absolute path`);
+    }
+    return { data: o.data as string | undefined, port, host: String(o.host), allowLocalRemotes };
   },
   handler: async (args, ctx) => {
     const dataDir = dataDirOf(ctx, args.data);
+    // Everything the gateway process creates — including git's files in mirrors — is private to
+    // this user whatever the caller's umask (the data dir's policy, gateway/data-dir.ts).
+    if (isMainThread) process.umask(0o077);
     const logger = createLogger((l) => ctx.io.stderr.write(l), parseLogLevel(ctx.io.env.AETHER_LOG, 'info'));
     const signal = ctx.interruptSignal();
     // Loaded lazily: the gateway pulls in SQLite, which other commands never need.
     const { startGateway, GATEWAY_VERSION } = await import('../../gateway/server.js');
-    const gw = await startGateway({ dataDir, port: args.port, host: args.host, logger });
+    const gw = await startGateway({ dataDir, port: args.port, host: args.host, logger, ...(args.allowLocalRemotes ? { allowLocalRemotes: args.allowLocalRemotes } : {}) });
     ctx.secrets.push(gw.token);
     if (ctx.out.json) ctx.out.jsonLine({ url: gw.url, token: gw.token });
     else {
@@ -116,6 +132,23 @@ export interface GatewayStatus {
   sessions?: number;
   /** Why `sessions` is missing while running (e.g. the auth error). */
   error?: string;
+  /** Bytes of trees + blobs still reachable, and reclaimable by the next GC (admin token only). */
+  liveBytes?: number;
+  reclaimableBytes?: number;
+}
+
+/** Live vs reclaimable storage, when the token may see it (default tenant); {} otherwise. */
+async function storageOf(ctx: CommandContext, target?: { url: string; token: string }): Promise<{ liveBytes?: number; reclaimableBytes?: number }> {
+  const own = target ? ctx.newClient({ ...target, retries: 0 }) : undefined;
+  try {
+    const client = own ?? (await ctx.client());
+    const r = await client.getStorage();
+    return { liveBytes: Number(r.liveBytes), reclaimableBytes: Number(r.reclaimableBytes) };
+  } catch {
+    return {};
+  } finally {
+    await own?.close().catch(() => undefined);
+  }
 }
 
 async function countSessions(ctx: CommandContext, target?: { url: string; token: string }): Promise<{ sessions?: number; error?: string }> {
@@ -165,12 +198,13 @@ export const gatewayStatus = defineCommand<Record<string, never>>({
         logFile: embeddedGatewayLogFile(config.home),
       };
     }
-    if (st.running && st.mode === 'remote') Object.assign(st, await countSessions(ctx));
+    if (st.running && st.mode === 'remote') Object.assign(st, await countSessions(ctx), await storageOf(ctx));
     if (st.running && st.mode === 'embedded') {
       // Talk to the live gateway directly: status must never start one (ctx.client() would).
       const token = await fsp.readFile(path.join(paths.gatewayDataDir, 'admin-token'), 'utf8').then((t) => t.trim(), () => '');
       if (token) ctx.secrets.push(token);
       Object.assign(st, token ? await countSessions(ctx, { url: st.url!, token }) : { error: 'admin-token missing' });
+      if (token) Object.assign(st, await storageOf(ctx, { url: st.url!, token }));
     }
     const c = ctx.out.colors;
     ctx.out.result(st, () =>
@@ -183,6 +217,8 @@ export const gatewayStatus = defineCommand<Record<string, never>>({
         ['dataDir', st.dataDir],
         ['logFile', st.logFile],
         ['sessions', st.sessions !== undefined ? String(st.sessions) : undefined],
+        ['live', st.liveBytes !== undefined ? `${st.liveBytes} bytes` : undefined],
+        ['reclaimable', st.reclaimableBytes !== undefined ? `${st.reclaimableBytes} bytes (aether gateway gc)` : undefined],
         ['error', st.error],
       ]),
     );
@@ -208,9 +244,38 @@ export const gatewayStop = defineCommand<Record<string, never>>({
   },
 });
 
+// ---- gc ---------------------------------------------------------------------------------------------
+
+export const gatewayGc = defineCommand<{ dryRun: boolean }>({
+  name: 'gc',
+  summary: 'collect unreachable trees and blobs now',
+  description:
+    'Run the gateway\'s garbage collection now: trees and blobs no longer reachable from any live\n' +
+    'session, checkpoint or source revision, and not written or read in the last 10 minutes, are\n' +
+    'removed (the gateway also does this every 15 minutes). Runs online; needs the default\n' +
+    'tenant\'s token (the embedded gateway\'s admin token is used automatically).',
+  examples: ['aether gateway gc --dry-run', 'aether gateway gc --json'],
+  json: true,
+  configure: (cmd) => cmd.option('--dry-run', 'report what would be removed, remove nothing', false),
+  parse: (_ops, o) => ({ dryRun: Boolean(o.dryRun) }),
+  handler: async (args, ctx) => {
+    const client = await ctx.client();
+    const r = await client.runGc({ dryRun: args.dryRun });
+    ctx.out.result(r, () =>
+      ctx.out.keyValues([
+        ['dryRun', String(r.dryRun)],
+        ['live', `${r.liveTrees} trees (${r.liveTreeBytes} bytes), ${r.liveBlobs} blobs (${r.liveBlobBytes} bytes)`],
+        ['reclaimable', `${r.reclaimableTrees} trees (${r.reclaimableTreeBytes} bytes), ${r.reclaimableBlobs} blobs (${r.reclaimableBlobBytes} bytes)`],
+        ['removed', `${r.removedTrees} trees, ${r.removedBlobs} blobs`],
+        ['time', `${r.durationMs} ms (longest pause ${r.maxPauseMs} ms)`],
+      ]),
+    );
+  },
+});
+
 export const gatewayGroup = defineCommand({
   name: 'gateway',
   summary: 'run, inspect and stop the local gateway; create tokens',
   examples: ['aether gateway serve --data ./aether-data --port 8080', 'aether gateway status', 'aether gateway stop'],
-  subcommands: [gatewayServe, gatewayToken, gatewayStatus, gatewayStop],
+  subcommands: [gatewayServe, gatewayToken, gatewayStatus, gatewayStop, gatewayGc],
 });

@@ -6,6 +6,7 @@ import { sessionGroup, fork } from './session.js';
 import { checkpoint, checkpoints, restore } from './checkpoint.js';
 import { annotate, annotations, annotationGroup, approvalGroup } from './review.js';
 import { commit } from './commit.js';
+import { diff } from './diff.js';
 import { sourceGroup } from './source.js';
 import { lock, unlock, locks } from './lock.js';
 import { kvGroup } from './kv.js';
@@ -40,6 +41,7 @@ export const COMMANDS: CommandSpec<any>[] = [
   annotations,
   annotationGroup,
   approvalGroup,
+  diff,
   commit,
   // Sources
   sourceGroup,

@@ -20,6 +20,7 @@ import { listMounts, findMountForPath, mountKeyFor, pidAlive, removeMountRecord,
 import { createLogger } from '../../shared/log.js';
 import type { MountStatus } from '../ui/mount-status.js';
 import { aetherPaths } from '../../config/paths.js';
+import { readFuseConf, resolveAllowOther } from '../allow-other.js';
 
 /** The compiled daemon entry (works from dist/ and from in-process tests under src/). */
 function daemonEntry(): string {
@@ -35,6 +36,7 @@ interface MountArgs {
   dir: string;
   foreground: boolean;
   readOnly: boolean;
+  allowOther?: boolean;
   cacheDir?: string;
   cacheSize?: string;
   mode?: 'overlay' | 'write-through';
@@ -85,6 +87,8 @@ export const mount = defineCommand<MountArgs>({
   configure: (cmd) => {
     cmd.option('--foreground', 'serve the mount in this process until Ctrl-C');
     cmd.option('--read-only', 'mount read-only');
+    cmd.option('--allow-other', 'let every user on this machine use the mount (default when mounting as root; else needs user_allow_other in /etc/fuse.conf)');
+    cmd.option('--no-allow-other', 'only the mounting user may use the mount');
     cmd.option('--cache-dir <dir>', 'local CAS cache directory (default $AETHER_HOME/cache/cas)');
     cmd.option('--cache-size <size>', 'cache budget, e.g. 10G (default 10G)');
     cmd.option('--overlay', 'local-first: every change lands in a durable local overlay and ships to the gateway in the background (fsync and `aether sync` wait for it)');
@@ -99,6 +103,7 @@ export const mount = defineCommand<MountArgs>({
       dir: operands[1] ?? session,
       foreground: !!opts.foreground,
       readOnly: !!opts.readOnly,
+      allowOther: opts.allowOther as boolean | undefined,
       cacheDir: opts.cacheDir as string | undefined,
       cacheSize: opts.cacheSize as string | undefined,
       mode: opts.overlay ? 'overlay' : opts.writeThrough ? 'write-through' : undefined,
@@ -114,7 +119,8 @@ export const mount = defineCommand<MountArgs>({
     const cacheDir = path.resolve(ctx.io.cwd, a.cacheDir ?? config.cacheDir);
     const cacheBytes = parseSize(a.cacheSize ?? config.cacheSize);
     const logFile = path.join(aetherPaths(home).logsDir, `mount-${mountKeyFor(mountpoint)}.log`);
-    const spec = { home, gatewayUrl: target.url, sessionId: a.session, mountpoint, cacheDir, cacheBytes, readOnly: a.readOnly, logFile, ...(a.mode ? { mode: a.mode } : {}) };
+    const allowOther = resolveAllowOther(a.allowOther, process.getuid?.() ?? 0, a.allowOther ? await readFuseConf() : undefined);
+    const spec = { home, gatewayUrl: target.url, sessionId: a.session, mountpoint, cacheDir, cacheBytes, readOnly: a.readOnly, allowOther, logFile, ...(a.mode ? { mode: a.mode } : {}) };
     if (a.foreground) {
       const { runMountDaemon } = await import('../daemon/mount-daemon.js');
       const logger = createLogger((l) => ctx.io.stderr.write(l), config.logLevel === 'warn' ? 'info' : config.logLevel);

@@ -3,12 +3,16 @@
 // `annotate` guards the comment with the file's current content hash (expectedContentHash), so a
 // comment never lands on content the reviewer did not see.
 // Callers: cli/commands/index.ts.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import * as path from 'node:path';
 import type { Annotation, Approval } from '../../protocol/types.js';
 import { AetherError, UserError } from '../../shared/errors.js';
 import { collect, defineCommand } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { toSessionPath } from '../mount-context.js';
 import { shortEnum } from '../render.js';
+import { syncIfMounted } from '../sync.js';
 
 /** Split `PATH[:LINE]`; a trailing `:digits` is the line. */
 export function parsePathLine(arg: string): { path: string; line?: number } {
@@ -22,6 +26,25 @@ export function parsePathLine(arg: string): { path: string; line?: number } {
 }
 
 /** The current content hash of a file in the session, from the manifest. */
+const CONTENT_HASH_RE = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * The content hash of `filePath` as the mount in the working directory has it (the sha256 of the
+ * bytes a reader sees there, which is what the mount's `user.aether.sha256` xattr reports), or
+ * undefined when not run inside a mount of this session or the file cannot be read there.
+ */
+async function mountedContentHash(ctx: CommandContext, sessionId: string, filePath: string): Promise<string | undefined> {
+  const m = await ctx.mount().catch(() => undefined);
+  if (!m || m.sessionId !== sessionId) return undefined;
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path.join(m.mountPoint, filePath))) hash.update(chunk as Buffer);
+  } catch {
+    return undefined;
+  }
+  return 'sha256:' + hash.digest('hex');
+}
+
 export async function currentContentHash(ctx: CommandContext, sessionId: string, filePath: string): Promise<string> {
   const client = await ctx.client();
   const page = await client.getManifest(sessionId, { pathPrefix: filePath, pageSize: 1, maxDepth: 1 });
@@ -44,6 +67,8 @@ export interface AnnotateArgs {
   target: string;
   message: string;
   line?: number;
+  /** `--expected-hash`: the content hash reviewed. */
+  expectedHash?: string;
   session?: string;
 }
 
@@ -51,32 +76,45 @@ export const annotate = defineCommand<AnnotateArgs>({
   name: 'annotate <path>',
   summary: 'attach a review comment to a file (PATH or PATH:LINE)',
   description:
-    'Add an annotation (POST /v1/sessions/{id}/annotations). The file\'s current content hash is read\n' +
-    'from the manifest first and sent as expectedContentHash: if the file changes in between, the\n' +
-    'gateway refuses the comment (exit 4) instead of attaching it to content you did not see.',
+    'Add an annotation (POST /v1/sessions/{id}/annotations) with expectedContentHash = the version you\n' +
+    'reviewed: --expected-hash, else (inside a mount) the hash of the file as the mount has it, else the\n' +
+    'gateway\'s current hash. If the file is no longer that version, the gateway refuses the comment\n' +
+    '(exit 4) instead of attaching it to content you did not see.',
   examples: [
     'aether annotate /src/main.ts:42 -m "the error path still needs coverage"',
     'aether annotate src/main.ts --line 42 -m "nit: rename" --session sess_1234abcd --json',
   ],
   json: true,
   session: true,
-  configure: (cmd) => cmd.requiredOption('-m, --message <text>', 'the comment').option('--line <n>', 'line number (alternative to PATH:LINE)'),
+  configure: (cmd) =>
+    cmd
+      .requiredOption('-m, --message <text>', 'the comment')
+      .option('--line <n>', 'line number (alternative to PATH:LINE)')
+      .option('--expected-hash <sha256:hex>', 'the content hash you reviewed (default: the file as the mount has it, else the gateway\'s current hash)'),
   parse: ([target], o) => {
     const message = String(o.message ?? '');
     if (!message.trim()) throw new UserError('AETHER_BAD_ARGUMENT', 'the comment (-m) must not be empty');
+    const expectedHash = o.expectedHash === undefined ? undefined : String(o.expectedHash).trim().toLowerCase();
+    if (expectedHash !== undefined && !CONTENT_HASH_RE.test(expectedHash)) throw new UserError('AETHER_BAD_ARGUMENT', '--expected-hash must look like sha256:<64 hex digits>');
     let line: number | undefined;
     if (o.line !== undefined) {
       line = Number(o.line);
       if (!Number.isInteger(line) || line < 1) throw new UserError('AETHER_BAD_ARGUMENT', '--line must be a positive integer');
     }
-    return { target: target!, message, line, session: o.session as string | undefined };
+    return { target: target!, message, line, expectedHash, session: o.session as string | undefined };
   },
   handler: async (args, ctx) => {
     const id = await ctx.sessionId(args.session);
     const parsed = parsePathLine(args.target);
     const filePath = toSessionPath(parsed.path, ctx.io.cwd, await ctx.mount());
     const line = args.line ?? parsed.line;
-    const expectedContentHash = await currentContentHash(ctx, id, filePath);
+    // What the reviewer saw: the given hash, else the file as the mount shows it (synced first so
+    // the gateway has those bytes too), else the gateway's current version.
+    let expectedContentHash = args.expectedHash;
+    if (!expectedContentHash) {
+      await syncIfMounted(ctx, id);
+      expectedContentHash = (await mountedContentHash(ctx, id, filePath)) ?? (await currentContentHash(ctx, id, filePath));
+    }
     const res = await (await ctx.client()).addAnnotation(id, {
       filePath,
       ...(line !== undefined ? { lineNumber: line } : {}),

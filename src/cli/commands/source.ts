@@ -7,7 +7,7 @@ import { AetherError } from '../../shared/errors.js';
 import { collect, defineCommand, intOption, parseKeyValues, type Opts } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { EXIT_INTERRUPTED } from '../handle-error.js';
-import { waitForJob } from '../jobs.js';
+import { TERMINAL_JOB_STATES, waitForJob } from '../jobs.js';
 import { renderJob, renderSource, shortEnum } from '../render.js';
 import { formatMap } from '../ui/table.js';
 
@@ -19,12 +19,18 @@ export interface SourceCreateArgs {
   ref?: string;
   labels?: Record<string, string>;
   credentialsSecret?: string;
+  wait: boolean;
 }
 
 export const sourceCreate = defineCommand<SourceCreateArgs>({
   name: 'create',
-  summary: 'register a git remote as a source',
-  description: 'Create a source (POST /v1/sources) backed by a git remote (https, ssh, file:// or a local path).',
+  summary: 'register a git remote as a source and import its ref',
+  description:
+    'Create a source (POST /v1/sources) backed by a git remote (https, ssh, file:// or a local path).\n' +
+    'The gateway checks the remote and the ref first (`git ls-remote`): an unknown --ref exits 3, an\n' +
+    'unreadable remote exits 4, nothing is created. It then imports the ref; this command waits for\n' +
+    'that import with a progress view (--no-wait returns at once: follow it with `source job`).\n' +
+    'There is no need to run `source import` afterwards.',
   examples: [
     'aether source create --name webapp-main --git-remote https://github.com/acme/webapp.git --ref main --label team=web',
     'aether source create --name local --git-remote /srv/git/app.git --json',
@@ -36,16 +42,20 @@ export const sourceCreate = defineCommand<SourceCreateArgs>({
       .requiredOption('--git-remote <url>', 'clone URL')
       .option('--ref <ref>', 'default ref to import (e.g. main)')
       .option('--label <key=value>', 'label (repeatable; filterable with `source list --filter`)', collect)
-      .option('--credentials-secret <id>', 'secret holding the remote credentials'),
+      .option('--credentials-secret <id>', 'secret holding the remote credentials')
+      .option('--no-wait', 'return once the source is registered, without waiting for the import'),
   parse: (_ops, o: Opts) => ({
     name: o.name as string,
     gitRemote: o.gitRemote as string,
     ref: o.ref as string | undefined,
     labels: parseKeyValues(o.label as string[], '--label'),
     credentialsSecret: o.credentialsSecret as string | undefined,
+    wait: o.wait !== false,
   }),
   handler: async (args, ctx) => {
-    const src = await (await ctx.client()).createSource({
+    const client = await ctx.client();
+    ctx.out.note(`checking ${args.gitRemote} and importing ${args.ref ?? 'main'}…`);
+    let src = await client.createSource({
       displayName: args.name,
       gitRemote: {
         remoteUrl: args.gitRemote,
@@ -54,7 +64,25 @@ export const sourceCreate = defineCommand<SourceCreateArgs>({
       },
       ...(args.labels ? { labels: args.labels } : {}),
     });
+    let interrupted = false;
+    if (args.wait && src.lastJob && !TERMINAL_JOB_STATES.has(src.lastJob.state)) {
+      ({ interrupted } = await waitForJob(ctx, src.lastJob, 'import'));
+      src = await client.getSource(src.sourceId);
+    }
     ctx.out.result(src, () => renderSource(ctx.out, src));
+    if (interrupted) {
+      ctx.out.note(`stopped waiting; the import keeps running. Check it with: aether source show ${src.sourceId}`);
+      return EXIT_INTERRUPTED;
+    }
+    if (src.status === 'UNDERLAY_SOURCE_STATUS_FAILED') {
+      const job = src.lastJob;
+      throw new AetherError('AETHER_JOB_FAILED', `the import of source ${src.sourceId} failed${job?.errorCode ? ` (${job.errorCode})` : ''}${job?.errorMessage ? `: ${job.errorMessage}` : ''}`, {
+        kind: 'internal',
+        hint: `fix the cause, then: aether source import ${src.sourceId} --wait`,
+      });
+    }
+    if (!args.wait && src.lastJob && !TERMINAL_JOB_STATES.has(src.lastJob.state)) ctx.out.note(`importing; follow it with: aether source job ${src.sourceId} ${src.lastJob.jobId} --wait`);
+    return 0;
   },
 });
 
@@ -132,7 +160,10 @@ const waitHelp = 'poll the job until it finishes, with a progress view';
 export const sourceImport = defineCommand<{ id: string; ref?: string; wait: boolean }>({
   name: 'import <source-id>',
   summary: 'import a ref of the source (async job)',
-  description: 'Start an import (POST /v1/sources/{id}/startImport) of --ref (default: the source\'s default ref).',
+  description:
+    'Start an import (POST /v1/sources/{id}/startImport) of --ref (default: the source\'s default ref).\n' +
+    'An identical import that is still queued or running is joined instead of started again, and a\n' +
+    'commit imported before is reused without reading its files again.',
   examples: ['aether source import src_webapp --ref refs/heads/main --wait', 'aether source import src_webapp --json | jq -r .jobId'],
   json: true,
   configure: (cmd) => cmd.option('--ref <ref>', 'git ref to import').option(waitOption, waitHelp),
@@ -191,8 +222,8 @@ export const sourceGroup = defineCommand({
   summary: 'manage sources (git remotes) and their import jobs',
   examples: [
     'aether source create --name webapp --git-remote https://github.com/acme/webapp.git --ref main',
-    'aether source import src_webapp --wait',
     'aether session create --source src_webapp',
+    'aether source refresh src_webapp --wait',
   ],
   subcommands: [sourceCreate, sourceList, sourceShow, sourceImport, sourceRefresh, sourcePromote, sourceJob],
 });

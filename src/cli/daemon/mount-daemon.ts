@@ -31,6 +31,8 @@ export interface MountDaemonOptions {
   cacheDir: string;
   cacheBytes: number;
   readOnly?: boolean;
+  /** Serve every user (FUSE allow_other; default: when running as root). See cli/allow-other.ts. */
+  allowOther?: boolean;
   logger: Logger;
   logFile?: string;
   /** FUSE binding: 'fuse3', 'fuse-native' or automatic (default: AETHER_FUSE_BINDING, else automatic). */
@@ -121,7 +123,7 @@ export async function runMountDaemon(o: MountDaemonOptions): Promise<RunningMoun
     (r) => r.releasedLocks + r.cancelledWaits > 0 && log.info('released locks left by a previous mount', r),
     (e) => log.warn('could not release locks left by a previous mount', { error: String(e) }),
   );
-  const handle = await binding.mount(fs, { mountpoint, fsname: `aether:${o.sessionId}`, readOnly: o.readOnly, logger: log, locks: binding.name === 'fuse3' ? locks : undefined });
+  const handle = await binding.mount(fs, { mountpoint, fsname: `aether:${o.sessionId}`, readOnly: o.readOnly, allowOther: o.allowOther ?? process.getuid?.() === 0, logger: log, locks: binding.name === 'fuse3' ? locks : undefined });
   // Remote changes: forget what the core cached, then drop exactly those kernel caches (fuse3).
   // "Everything may have changed" (a checkpoint restore) invalidates every path the core knows.
   const sink = {

@@ -203,4 +203,25 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (tenant_id, day)
   ) WITHOUT ROWID;
   `,
+  /* v2: storage engine (issues 9, 15, 12.4) */ `
+  -- content: small blobs live inline, so a small write costs no file + directory fsync -------------
+  CREATE TABLE blob_data (
+    hash TEXT PRIMARY KEY,                -- sha256:<hex>; the blobs row indexes it like a file blob
+    data BLOB NOT NULL
+  );
+
+  -- idempotent mutations: x-aether-request-id → recorded outcome (kept for a bounded time) --------
+  CREATE TABLE request_outcomes (
+    tenant_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    route TEXT NOT NULL,                  -- method + route pattern + session id it was applied to
+    response TEXT,                        -- JSON body returned (NULL until the handler finished)
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, request_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX request_outcomes_by_time ON request_outcomes(created_at);
+
+  -- sessions: soft delete (storage is released by GC once nothing else references it) ------------
+  ALTER TABLE sessions ADD COLUMN deleted_at INTEGER;
+  `,
 ];

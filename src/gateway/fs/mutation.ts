@@ -8,7 +8,8 @@
 //
 // Also here: the POSIX-ish helpers every route shares (mode normalization, expectedHash checks,
 // parent creation, hard-link aware file replacement). Callers: routes/files.ts.
-import type { GatewayCore, SessionRow } from '../core.js';
+import { requestScope, type GatewayCore, type SessionRow } from '../core.js';
+import { ReplayedRequest } from '../store/request-log.js';
 import { TreeEditor, S_IFDIR, S_IFREG, type Extent, type TreeEntry } from '../store/tree-store.js';
 import { aborted, alreadyExists, failedPrecondition, invalidArgument, notFound } from '../http/api-error.js';
 import { joinPath, parentOf, parseInt64, splitPath } from '../http/validate.js';
@@ -44,6 +45,13 @@ export async function mutate<T>(
   opts: { mutations?: number | ((value: T) => number) } = {},
 ): Promise<MutationResult<T>> {
   return core.sessions.withLock(session.id, async () => {
+    // A retried request (same x-aether-request-id) that was applied meanwhile: answer, don't reapply.
+    const scope = requestScope.getStore();
+    const rid = scope?.requestId && scope.tenantId === session.tenant_id && scope.route ? scope : undefined;
+    if (rid) {
+      const prior = core.requests.lookup(rid.tenantId!, rid.requestId!, rid.route!);
+      if (prior) throw new ReplayedRequest(prior.response);
+    }
     const base = core.sessions.reload(session.id).root;
     const scratch = new TreeEditor(core.trees, base);
     const edits: Edit[] = [];
@@ -58,12 +66,18 @@ export async function mutate<T>(
     const value = await prepare(tx);
     if (edits.length === 0) return { value, changed: false, root: base };
     const mutations = typeof opts.mutations === 'function' ? opts.mutations(value) : (opts.mutations ?? 1);
+    // Blob files this tree will reference must be durable before the tree can be.
+    await core.content.blobs.flush();
     const { root } = core.sessions.apply(
       session.id,
       (ed, s) => {
         // Every mutator holds the lock, so the root cannot have moved; guard anyway.
         if (s.root !== base) throw aborted(`session ${session.id} changed concurrently; retry`);
         for (const e of edits) e(ed);
+        if (rid) {
+          core.requests.record(rid.tenantId!, rid.requestId!, rid.route!);
+          rid.recorded = true;
+        }
       },
       { mutations },
     );

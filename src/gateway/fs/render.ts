@@ -29,7 +29,7 @@ export function nlinkOf(trees: TreeStore, entry: TreeEntry, links: Record<string
   if (entry.t === 'f') return entry.ln ? Math.max(1, links[entry.ln]?.length ?? 1) : 1;
   if (entry.t === 'd') {
     let subdirs = 0;
-    if (entry.tr) for (const [, e] of trees.get(entry.tr).e) if (e.t === 'd') subdirs++;
+    if (entry.tr) subdirs = trees.counts(entry.tr).subdirs;
     return 2 + subdirs;
   }
   return 1;

@@ -4,8 +4,11 @@
 // file describes the whole tree. Used by commit (then pushed) and by promote (kept in the mirror).
 //
 // Mapping: regular files → 100755 when any execute bit is set, else 100644; symlinks → 120000
-// with the target as blob content; directories are implied by paths (empty ones cannot exist in
-// git); xattrs and hard-link identity are not representable and are dropped. Entries named `.git`
+// with the target as blob content; gitlink directories (git/gitlink.ts) → 160000 with their
+// commit id, contents never descended into; directories are implied by paths (empty ones cannot
+// exist in git); xattrs and hard-link identity are not representable and are dropped.
+// With `ignore` (commit), untracked files matched by the tree's .gitignore rules are left out
+// (git/ignore.ts); promote keeps everything. Entries named `.git`
 // (any case) are skipped: git refuses them in trees (fsck `hasDotgit`).
 import { createHash } from 'node:crypto';
 import type { GatewayCore } from '../core.js';
@@ -13,6 +16,8 @@ import type { TreeEntry } from '../store/tree-store.js';
 import { GitError, runGit, spawnGit, writeAll } from './git-runner.js';
 import type { SourceRepo } from './source-repo.js';
 import { SHA1_RE } from './refs.js';
+import { gitlinkOf } from './gitlink.js';
+import { IgnoreMatcher, parseIgnore } from './ignore.js';
 
 /** Who and when, for the author/committer lines. */
 export interface GitIdentity {
@@ -24,7 +29,7 @@ export interface GitIdentity {
 
 export interface WriteCommitResult {
   commit: string;
-  /** Files and symlinks in the commit. */
+  /** Files, symlinks and gitlinks in the commit. */
   files: number;
   /** Their total size. */
   bytes: number;
@@ -32,7 +37,20 @@ export interface WriteCommitResult {
   blobsWritten: number;
   /** Paths left out (".git" entries). */
   skipped: string[];
+  /** Untracked files left out because .gitignore rules match them (see `ignore`). */
+  ignored: IgnoredSummary;
 }
+
+/** What the .gitignore filter left out: a count and the outermost ignored paths (capped). */
+export interface IgnoredSummary {
+  files: number;
+  /** Outermost ignored paths ("node_modules/" for a directory), at most MAX_IGNORED_LISTED. */
+  paths: string[];
+}
+
+const MAX_IGNORED_LISTED = 50;
+/** .gitignore files larger than this are not read (git has a similar limit of 100 MiB). */
+const MAX_GITIGNORE = 1 << 20;
 
 /** Quote a path for fast-import when it needs it (C-style, like git itself). */
 export function quotePath(p: string): string {
@@ -57,14 +75,86 @@ function identityLine(kind: 'author' | 'committer', id: GitIdentity): string {
 
 interface Item {
   path: string;
-  mode: '100644' | '100755' | '120000';
+  mode: '100644' | '100755' | '120000' | '160000';
   entry: TreeEntry;
   size: number;
+  /** 160000 only: the submodule commit. */
+  gitlink?: string;
+}
+
+/** Everything of `root` git can hold, plus the .gitignore files by directory ("" = top). */
+function collect(core: GatewayCore, root: string): { items: Item[]; skipped: string[]; gitignores: Map<string, TreeEntry> } {
+  const items: Item[] = [];
+  const skipped: string[] = [];
+  const gitignores = new Map<string, TreeEntry>();
+  let prune: string | undefined;
+  for (const { path, entry } of core.trees.walk(root, '/')) {
+    if (path === '/') continue;
+    if (prune !== undefined && path.startsWith(prune)) continue;
+    prune = undefined;
+    if (path.split('/').some((c) => c.toLowerCase() === '.git')) {
+      if (!skipped.some((s) => path.startsWith(s + '/'))) skipped.push(path);
+      continue;
+    }
+    const rel = path.slice(1);
+    const sub = gitlinkOf(entry);
+    if (sub) {
+      items.push({ path: rel, mode: '160000', entry, size: 0, gitlink: sub });
+      prune = path + '/';
+    } else if (entry.t === 'f') {
+      items.push({ path: rel, mode: entry.m & 0o111 ? '100755' : '100644', entry, size: entry.s ?? 0 });
+      const slash = rel.lastIndexOf('/');
+      if (rel.slice(slash + 1) === '.gitignore') gitignores.set(slash < 0 ? '' : rel.slice(0, slash), entry);
+    } else if (entry.t === 'l') items.push({ path: rel, mode: '120000', entry, size: Buffer.byteLength(entry.tg ?? '') });
+  }
+  return { items, skipped, gitignores };
+}
+
+/**
+ * Drop untracked items that the tree's .gitignore files (and `extra` patterns) ignore. A
+ * .gitignore inside an ignored directory is never read, as in git.
+ */
+async function dropIgnored(core: GatewayCore, items: Item[], gitignores: Map<string, TreeEntry>, tracked: ReadonlySet<string>, extra: string): Promise<{ kept: Item[]; ignored: IgnoredSummary }> {
+  const texts = new Map<string, string>();
+  const matcher = new IgnoreMatcher((dir) => texts.get(dir), extra ? parseIgnore(extra) : []);
+  const dirs = [...gitignores.keys()].sort((a, b) => (a === '' ? 0 : a.split('/').length) - (b === '' ? 0 : b.split('/').length));
+  for (const dir of dirs) {
+    // Shallower files are loaded already, so this verdict is final.
+    if (dir !== '' && matcher.ignored(dir, true)) continue;
+    const e = gitignores.get(dir)!;
+    if ((e.s ?? 0) > MAX_GITIGNORE) continue;
+    texts.set(dir, (await core.content.readAll(e.x ?? [])).toString('utf8'));
+  }
+  const kept: Item[] = [];
+  const ignored: IgnoredSummary = { files: 0, paths: [] };
+  let lastTop = '';
+  for (const it of items) {
+    if (tracked.has(it.path) || !matcher.ignored(it.path, it.mode === '160000')) {
+      kept.push(it);
+      continue;
+    }
+    ignored.files++;
+    // Report the outermost ignored directory once (items come in walk order, so they are adjacent).
+    const parts = it.path.split('/');
+    let top = it.path;
+    for (let i = 1; i < parts.length; i++) {
+      const d = parts.slice(0, i).join('/');
+      if (matcher.ignored(d, true)) {
+        top = d + '/';
+        break;
+      }
+    }
+    if (top !== lastTop && ignored.paths.length < MAX_IGNORED_LISTED) ignored.paths.push(top);
+    lastTop = top;
+  }
+  return { kept, ignored };
 }
 
 /**
  * Write a commit of tree `root` into the repository at `gitDir` and point `ref` at it.
  * `parent` (40-hex) must exist in the repository. `force` lets `ref` move non-fast-forward.
+ * With `ignore`, untracked files (paths not in `ignore.tracked`, normally the parent's tree)
+ * matching the tree's .gitignore rules are left out.
  */
 export async function writeCommit(opts: {
   core: GatewayCore;
@@ -77,22 +167,17 @@ export async function writeCommit(opts: {
   message: string;
   ref: string;
   force?: boolean;
+  ignore?: { tracked: ReadonlySet<string>; extraPatterns?: string };
   signal?: AbortSignal;
   onProgress?: (p: { files: number; bytes: number }) => void;
   progressEvery?: number;
 }): Promise<WriteCommitResult> {
   const { core, repo, gitDir, signal } = opts;
-  const items: Item[] = [];
-  const skipped: string[] = [];
-  for (const { path, entry } of core.trees.walk(opts.root, '/')) {
-    if (path === '/') continue;
-    if (path.split('/').some((c) => c.toLowerCase() === '.git')) {
-      if (!skipped.some((s) => path.startsWith(s + '/'))) skipped.push(path);
-      continue;
-    }
-    if (entry.t === 'f') items.push({ path: path.slice(1), mode: entry.m & 0o111 ? '100755' : '100644', entry, size: entry.s ?? 0 });
-    else if (entry.t === 'l') items.push({ path: path.slice(1), mode: '120000', entry, size: Buffer.byteLength(entry.tg ?? '') });
-  }
+  const collected = collect(core, opts.root);
+  const skipped = collected.skipped;
+  let items = collected.items;
+  let ignored: IgnoredSummary = { files: 0, paths: [] };
+  if (opts.ignore) ({ kept: items, ignored } = await dropIgnored(core, items, collected.gitignores, opts.ignore.tracked, opts.ignore.extraPatterns ?? ''));
 
   // Blobs the repository already has (known git id for the content hash, and present) are not resent.
   const known = new Map<string, string>();
@@ -139,7 +224,8 @@ export async function writeCommit(opts: {
     for (const it of items) {
       if (signal?.aborted) throw new Error('cancelled');
       const e = it.entry;
-      if (e.t === 'l') {
+      if (it.gitlink) refOf.set(it, it.gitlink);
+      else if (e.t === 'l') {
         const key = 'l:' + (e.tg ?? '');
         let mark = marks.get(key);
         if (mark === undefined) {
@@ -212,5 +298,5 @@ export async function writeCommit(opts: {
   const rev = await runGit(['rev-parse', '--verify', `${opts.ref}^{commit}`], { cwd: gitDir, signal });
   const commit = rev.stdout.toString('utf8').trim();
   repo.recordGitBlobIds(newIds);
-  return { commit, files: items.length, bytes: items.reduce((a, i) => a + i.size, 0), blobsWritten, skipped };
+  return { commit, files: items.length, bytes: items.reduce((a, i) => a + i.size, 0), blobsWritten, skipped, ignored };
 }

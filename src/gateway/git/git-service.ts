@@ -1,6 +1,6 @@
 // The gateway's git side: one bare mirror per source at `<dataDir>/git/<sourceId>.git`, the
-// background job queue that imports, refreshes and promotes sources, and commit + push of a
-// session tree. One GitService per GatewayCore (`gitService(core)`), shared by the source,
+// background job queue that imports, refreshes and promotes sources, the up-front remote probe
+// (`git ls-remote`) of a new source, and commit (+ dry run, diff) + push of a session tree. One GitService per GatewayCore (`gitService(core)`), shared by the source,
 // session and commit routes.
 //
 // Invariants:
@@ -10,6 +10,8 @@
 //   shutdown goes back to QUEUED and is resumed by the next gateway on the same data dir.
 // - A failed refresh never takes a READY source down: only a source without any revision becomes
 //   FAILED.
+// - Every fetch and push first passes the local-remote policy (git/local-remotes.ts).
+// - Temporary commits (dry runs, diffs, no-op commits) never keep a ref in the mirror.
 // - Credentials (the tenant-scoped secret named by `credentialsSecretId`: "user:password", or a
 //   bare token sent as user "x-access-token") reach git only through the child's environment;
 //   remote URLs are redacted in every message. A missing secret is logged and the fetch proceeds
@@ -23,8 +25,10 @@ import { openSecret } from '../routes/secrets.js';
 import { newId } from '../../shared/digest.js';
 import { credentialEnv, GitError, redact, runGit } from './git-runner.js';
 import { importCommit, reusableContent, type ImportProgress } from './import.js';
-import { writeCommit, type GitIdentity } from './export.js';
+import { writeCommit, type GitIdentity, type IgnoredSummary } from './export.js';
+import { diffCommits, EMPTY_TREE, type DiffResult } from './diff.js';
 import { refFormatProblem, SHA1_RE } from './refs.js';
+import { LocalRemotePolicy } from './local-remotes.js';
 import {
   JOB_FAILED,
   JOB_QUEUED,
@@ -36,6 +40,22 @@ import {
   type SourceRow,
 } from './source-repo.js';
 
+/** Outcome of GitService.commitSession. */
+export interface SessionCommitResult {
+  /** The new commit; the parent when nothing was created; "" for a dry run. */
+  commitId: string;
+  /** The commit it is based on ("" for a root commit). */
+  parentId: string;
+  /** A commit was created and pushed. */
+  created: boolean;
+  /** The tree equals the parent's. */
+  unchanged: boolean;
+  diff: DiffResult;
+  ignored: IgnoredSummary;
+  files: number;
+  bytes: number;
+}
+
 /** A job failure with a machine-readable code (v1ImportJob.errorCode). */
 export class JobError extends Error {
   constructor(readonly errorCode: string, message: string) {
@@ -43,6 +63,12 @@ export class JobError extends Error {
     this.name = 'JobError';
   }
 }
+
+/** How long `probeRemote` waits for `git ls-remote`. */
+const PROBE_TIMEOUT_MS = 60_000;
+
+/** The parts of a source row needed to talk to its remote. */
+export type RemoteSpec = Pick<SourceRow, 'id' | 'tenant_id' | 'remote_url' | 'credentials_secret_id'>;
 
 interface RemoteAccess {
   url: string;
@@ -70,9 +96,11 @@ export class GitService {
   private completions = new Map<string, Promise<void>>();
   private readonly shutdown = new AbortController();
   private closed = false;
+  private readonly localRemotes: LocalRemotePolicy;
 
   constructor(private core: GatewayCore) {
     this.repo = new SourceRepo(core.db);
+    this.localRemotes = new LocalRemotePolicy({ dataDir: core.dataDir, allowLocalRemotes: core.allowLocalRemotes });
     core.onClose(() => this.close());
   }
 
@@ -110,8 +138,44 @@ export class GitService {
 
   // ---- remote access ----------------------------------------------------------------------------
 
+  /** Why tenant `tenantId` may not use remote `url` (local-remote confinement), or undefined. */
+  async remoteProblem(url: string, tenantId: string): Promise<string | undefined> {
+    const row = this.core.db.prepare('SELECT name FROM tenants WHERE id = ?').get(tenantId) as { name: string } | undefined;
+    return this.localRemotes.problem(url, row?.name === 'default');
+  }
+
+  /**
+   * Check, before a source is created, that its remote answers (`git ls-remote`) and has `ref`:
+   * FAILED_PRECONDITION when it cannot be read, NOT_FOUND (naming what it has) when the ref is
+   * missing. A commit id cannot be checked this way and is left to the import.
+   */
+  async probeRemote(remote: RemoteSpec, ref: string): Promise<void> {
+    const a = this.remoteAccess(remote);
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
+    let out: string;
+    try {
+      out = (await runGit(['ls-remote', '--symref', a.url], { env: a.env, config: a.config, secrets: a.secrets, signal })).stdout.toString('utf8');
+    } catch (err) {
+      throw new ApiError(RpcCode.FAILED_PRECONDITION, `cannot read the git remote ${redact(remote.remote_url)}: ${signal.aborted && !this.shutdown.signal.aborted ? `no answer within ${PROBE_TIMEOUT_MS / 1000} s` : gitMessage(err, a.secrets)}`);
+    }
+    if (SHA1_RE.test(ref)) return;
+    const refs = new Set<string>();
+    for (const line of out.split('\n')) {
+      const tab = line.indexOf('\t');
+      if (tab > 0 && !line.startsWith('ref: ')) refs.add(line.slice(tab + 1));
+    }
+    const wanted = ref === 'HEAD' ? ['HEAD'] : ref.startsWith('refs/') ? [ref] : [`refs/heads/${ref}`, `refs/tags/${ref}`];
+    if (wanted.some((w) => refs.has(w))) return;
+    const list = (prefix: string) => [...refs].filter((r) => r.startsWith(prefix) && !r.endsWith('^{}')).map((r) => r.slice(prefix.length));
+    const heads = list('refs/heads/');
+    const tags = list('refs/tags/');
+    const some = (xs: string[]) => xs.slice(0, 10).join(', ') + (xs.length > 10 ? `, … (${xs.length} in all)` : '');
+    const has = heads.length || tags.length ? `it has ${heads.length ? `branches ${some(heads)}` : 'no branches'}${tags.length ? `; tags ${some(tags)}` : ''}` : 'it has no branches or tags (an empty repository?)';
+    throw new ApiError(RpcCode.NOT_FOUND, `ref ${JSON.stringify(ref)} was not found in the git remote ${redact(remote.remote_url)}: ${has}`);
+  }
+
   /** URL plus credential environment for talking to the source's remote. */
-  private remoteAccess(source: SourceRow): RemoteAccess {
+  private remoteAccess(source: RemoteSpec): RemoteAccess {
     const url = source.remote_url;
     const access: RemoteAccess = { url, env: {}, config: [], secrets: [] };
     if (!source.credentials_secret_id) return access;
@@ -142,6 +206,8 @@ export class GitService {
 
   /** Fetch branches and tags (and, when needed, the exact ref) of the remote into the mirror. */
   private async fetch(source: SourceRow, gitDir: string, ref: string): Promise<void> {
+    const refused = await this.remoteProblem(source.remote_url, source.tenant_id);
+    if (refused) throw new JobError('REMOTE_NOT_ALLOWED', `the remote ${redact(source.remote_url)} ${refused}`);
     const a = this.remoteAccess(source);
     const opts = { cwd: gitDir, env: a.env, config: a.config, secrets: a.secrets, signal: this.shutdown.signal };
     const specs = ['+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*'];
@@ -185,6 +251,8 @@ export class GitService {
    * UNAVAILABLE (14). Messages carry git's reason with URLs redacted.
    */
   private async push(source: SourceRow, gitDir: string, commit: string, branch: string): Promise<void> {
+    const refused = await this.remoteProblem(source.remote_url, source.tenant_id);
+    if (refused) throw new ApiError(RpcCode.PERMISSION_DENIED, `refusing to push: the source's remote ${redact(source.remote_url)} ${refused}`);
     const a = this.remoteAccess(source);
     try {
       await runGit(['push', '--porcelain', '--quiet', a.url, `${commit}:refs/heads/${branch}`], {
@@ -200,7 +268,7 @@ export class GitService {
       const line = porcelain.split('\n').find((l) => l.startsWith('!')) ?? '';
       const reason = /\[(?:remote )?rejected\]\s*\(?([^)]*)\)?/.exec(line)?.[1]?.trim() ?? '';
       if (line.includes('[rejected]')) {
-        throw new ApiError(RpcCode.ABORTED, `push of ${commit} to branch ${branch} was rejected (${reason || 'non-fast-forward'}): the branch has commits that are not in this session's history`);
+        throw new ApiError(RpcCode.ABORTED, `push of ${commit} to branch ${branch} was rejected (${reason || 'non-fast-forward'}): the branch has commits that are not in this session's history; start a new session from the updated source (source refresh, then session create) and redo the change there, or commit to a new branch`);
       }
       if (line.includes('[remote rejected]')) {
         throw new ApiError(RpcCode.FAILED_PRECONDITION, `the remote refused branch ${branch}: ${reason || 'remote rejected'}`);
@@ -215,9 +283,11 @@ export class GitService {
    * Commit tree `root` in the source's mirror and push it to the remote as refs/heads/<branch>.
    * The parent is the last commit this session pushed to that branch (so committing a session twice
    * to one branch makes a linear history), else `parent` (the session's base revision commit).
-   * Returns the commit id.
+   * Untracked files matched by the tree's .gitignore rules are left out unless `includeIgnored`.
+   * A tree equal to the parent's creates nothing (unless `allowEmpty`): `created` is false and
+   * `commitId` is the parent. `dryRun` builds the commit and its diff but neither keeps nor pushes it.
    */
-  async commitAndPush(opts: {
+  async commitSession(opts: {
     source: SourceRow;
     sessionId: string;
     root: string;
@@ -226,39 +296,111 @@ export class GitService {
     committer: GitIdentity;
     message: string;
     branch: string;
-  }): Promise<string> {
+    includeIgnored?: boolean;
+    allowEmpty?: boolean;
+    dryRun?: boolean;
+    statWidth?: number;
+  }): Promise<SessionCommitResult> {
     return this.withMirror(opts.source.id, async (gitDir) => {
       const sessionRef = `refs/aether/sessions/${opts.sessionId}/heads/${opts.branch}`;
-      let parent = (await this.revParse(gitDir, sessionRef)) ?? opts.parent;
-      if (parent && !(await this.commitExists(gitDir, parent))) {
-        // The mirror lost it (data dir copied without git/): fetch, then it must be there.
-        await this.fetch(opts.source, gitDir, parent).catch(() => undefined);
-        if (!(await this.commitExists(gitDir, parent))) {
-          throw new ApiError(RpcCode.FAILED_PRECONDITION, `the session's base commit ${parent} is no longer available in the source mirror`);
-        }
-      }
-      let commit: string;
+      const parent = await this.usableParent(opts.source, gitDir, (await this.revParse(gitDir, sessionRef)) ?? opts.parent);
+      const ref = `refs/aether/${opts.dryRun ? 'dryrun' : 'commits'}/${newId('c', opts.committer.when)}`;
+      const written = await this.write(gitDir, opts.root, parent, ref, opts.includeIgnored, { author: opts.author, committer: opts.committer, message: opts.message });
       try {
-        ({ commit } = await writeCommit({
-          core: this.core,
-          repo: this.repo,
-          gitDir,
-          root: opts.root,
-          parent: parent || undefined,
-          author: opts.author,
-          committer: opts.committer,
-          message: opts.message,
-          ref: `refs/aether/commits/${newId('c', opts.committer.when)}`,
-          signal: this.shutdown.signal,
-        }));
+        const unchanged = (await this.treeOf(gitDir, written.commit)) === (parent ? await this.treeOf(gitDir, parent) : EMPTY_TREE);
+        const diff = await diffCommits(gitDir, parent || EMPTY_TREE, written.commit, { statWidth: opts.statWidth, signal: this.shutdown.signal });
+        const base = { parentId: parent, diff, ignored: written.ignored, unchanged, files: written.files, bytes: written.bytes };
+        if (opts.dryRun) return { ...base, commitId: '', created: false };
+        if (unchanged && !opts.allowEmpty) {
+          await this.dropRef(gitDir, ref);
+          return { ...base, commitId: parent, created: false };
+        }
+        await this.push(opts.source, gitDir, written.commit, opts.branch);
+        await runGit(['update-ref', sessionRef, written.commit], { cwd: gitDir, signal: this.shutdown.signal });
+        return { ...base, commitId: written.commit, created: true };
       } catch (err) {
-        if (err instanceof GitError) throw new ApiError(RpcCode.INTERNAL, `writing the commit failed: ${err.message}`);
+        await this.dropRef(gitDir, ref);
         throw err;
+      } finally {
+        if (opts.dryRun) await this.dropRef(gitDir, ref);
       }
-      await this.push(opts.source, gitDir, commit, opts.branch);
-      await runGit(['update-ref', sessionRef, commit], { cwd: gitDir, signal: this.shutdown.signal });
-      return commit;
     });
+  }
+
+  /**
+   * Diff of a session tree against the commit it started from (`parent`), or against another
+   * tree of the session (`againstRoot`, a checkpoint), with the same .gitignore filtering a
+   * commit applies. Nothing is kept in the mirror.
+   */
+  async diffSession(opts: { source: SourceRow; root: string; parent: string; againstRoot?: string; paths?: string[]; includeIgnored?: boolean; statWidth?: number }): Promise<{ from: string; diff: DiffResult; ignored: IgnoredSummary }> {
+    return this.withMirror(opts.source.id, async (gitDir) => {
+      const parent = await this.usableParent(opts.source, gitDir, opts.parent);
+      const who: GitIdentity = { name: 'aether', email: 'aether@aether.local', when: this.core.clock.now() };
+      const meta = { author: who, committer: who, message: 'aether diff\n' };
+      const refs: string[] = [];
+      const temp = async (root: string) => {
+        const ref = `refs/aether/dryrun/${newId('d', who.when)}`;
+        refs.push(ref);
+        return this.write(gitDir, root, parent, ref, opts.includeIgnored, meta);
+      };
+      try {
+        const head = await temp(opts.root);
+        const from = opts.againstRoot ? (await temp(opts.againstRoot)).commit : parent || EMPTY_TREE;
+        const diff = await diffCommits(gitDir, from, head.commit, { paths: opts.paths, statWidth: opts.statWidth, signal: this.shutdown.signal });
+        return { from: opts.againstRoot ? '' : parent, diff, ignored: head.ignored };
+      } finally {
+        for (const r of refs) await this.dropRef(gitDir, r);
+      }
+    });
+  }
+
+  /** `parent` if the mirror has it (fetching once when it does not); "" stays "". */
+  private async usableParent(source: SourceRow, gitDir: string, parent: string): Promise<string> {
+    if (parent && !(await this.commitExists(gitDir, parent))) {
+      // The mirror lost it (data dir copied without git/): fetch, then it must be there.
+      await this.fetch(source, gitDir, parent).catch(() => undefined);
+      if (!(await this.commitExists(gitDir, parent))) {
+        throw new ApiError(RpcCode.FAILED_PRECONDITION, `the session's base commit ${parent} is no longer available in the source mirror`);
+      }
+    }
+    return parent;
+  }
+
+  /** fast-import `root` as a commit on `ref`, filtering ignored files against `parent`'s tree. */
+  private async write(gitDir: string, root: string, parent: string, ref: string, includeIgnored: boolean | undefined, meta: { author: GitIdentity; committer: GitIdentity; message: string }) {
+    const tracked = includeIgnored ? undefined : await this.trackedPaths(gitDir, parent);
+    try {
+      return await writeCommit({
+        core: this.core,
+        repo: this.repo,
+        gitDir,
+        root,
+        parent: parent || undefined,
+        ...meta,
+        ref,
+        ...(tracked ? { ignore: { tracked } } : {}),
+        signal: this.shutdown.signal,
+      });
+    } catch (err) {
+      if (err instanceof GitError) throw new ApiError(RpcCode.INTERNAL, `writing the commit failed: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** Every path (files, symlinks, gitlinks) in `commit`'s tree; empty for "". */
+  private async trackedPaths(gitDir: string, commit: string): Promise<Set<string>> {
+    if (!commit) return new Set();
+    const out = await runGit(['ls-tree', '-r', '-z', '--name-only', '--full-tree', commit], { cwd: gitDir, signal: this.shutdown.signal });
+    return new Set(out.stdout.toString('utf8').split('\0').filter(Boolean));
+  }
+
+  private async treeOf(gitDir: string, commit: string): Promise<string> {
+    const out = await runGit(['rev-parse', '--verify', `${commit}^{tree}`], { cwd: gitDir, signal: this.shutdown.signal });
+    return out.stdout.toString('utf8').trim();
+  }
+
+  private async dropRef(gitDir: string, ref: string): Promise<void> {
+    await runGit(['update-ref', '-d', ref], { cwd: gitDir }).catch(() => undefined);
   }
 
   /** The commit a ref points to in the mirror, or undefined. */
@@ -378,7 +520,22 @@ export class GitService {
       await this.fetch(source, gitDir, ref);
       const commit = await this.resolve(gitDir, ref);
       const existing = this.repo.findImportRevision(source.id, commit);
-      const prevRoot = existing?.root ?? this.latestRoot(source);
+      if (existing) {
+        // Already imported (a revision is immutable): report its counts, read nothing again.
+        const totals = { files: 0, bytes: 0 };
+        for (const { entry } of this.core.trees.walk(existing.root, '/')) {
+          if (entry.t === 'f') {
+            totals.files++;
+            totals.bytes += entry.s ?? 0;
+          } else if (entry.t === 'l') {
+            totals.files++;
+            totals.bytes += Buffer.byteLength(entry.tg ?? '');
+          }
+        }
+        this.update(job.id, totals);
+        return { revisionId: existing.id, ...totals };
+      }
+      const prevRoot = this.latestRoot(source);
       const result = await importCommit({
         core: this.core,
         repo: this.repo,
@@ -392,7 +549,6 @@ export class GitService {
         if (err instanceof GitError) throw new JobError('GIT_READ_FAILED', `reading commit ${commit} failed: ${err.message}`);
         throw err;
       });
-      if (existing && existing.root === result.root) return { revisionId: existing.id, files: result.files, bytes: result.bytes };
       const now = this.core.clock.now();
       const revisionId = newId('rev', now);
       const gitRef = SHA1_RE.test(ref) || ref.startsWith('refs/') || ref === 'HEAD' ? ref : await this.fullRefName(gitDir, ref);

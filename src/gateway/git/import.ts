@@ -3,7 +3,9 @@
 // in the tenant's CAS (content-defined chunks) and builds the tree bottom-up in one pass.
 //
 // Mapping: 100644 → regular 0644, 100755 → regular 0755, 120000 → symlink whose target is the blob,
-// 160000 (submodule gitlinks) → skipped and counted. Every entry's mtime is the commit time.
+// 160000 (submodule gitlinks) → an empty read-only directory carrying the submodule commit in the
+// reserved xattr (see git/gitlink.ts), counted apart from files. Every entry's mtime is the commit
+// time.
 // Empty directories do not exist in git, so none are created.
 //
 // Invariant: files whose git blob id is in `reuse` (content already in this tenant's CAS from an
@@ -14,6 +16,7 @@ import { sha256 } from '../../shared/digest.js';
 import { CatFileBatch } from './cat-file.js';
 import { runGit } from './git-runner.js';
 import type { SourceRepo } from './source-repo.js';
+import { gitlinkXattrs } from './gitlink.js';
 
 /** Size, content hash and extents of a stored file. */
 export interface FileContent {
@@ -29,8 +32,8 @@ export interface ImportProgress {
 
 export interface ImportResult extends ImportProgress {
   root: string;
-  /** Submodule entries that were skipped. */
-  skippedGitlinks: number;
+  /** Submodule entries (kept as gitlink directories, not counted as files). */
+  gitlinks: number;
   /** Commit time, epoch ms. */
   commitTime: number;
 }
@@ -85,6 +88,8 @@ export function reusableContent(core: GatewayCore, repo: SourceRepo, root: strin
 const IN_FLIGHT = 8;
 /** Progress is reported every this many files. */
 export const PROGRESS_EVERY = 200;
+/** …and at least this often (ms) while files are being read. */
+const PROGRESS_MS = 500;
 
 interface DirNode {
   kids: Map<string, DirNode | TreeEntry>;
@@ -114,9 +119,9 @@ export async function importCommit(opts: {
   try {
     const commitTime = commitTimeOf((await cat.read(commit)).data);
     const entries: LsTreeEntry[] = [];
-    let skippedGitlinks = 0;
+    const gitlinks: LsTreeEntry[] = [];
     for (const e of all) {
-      if (e.type === 'commit' || e.mode === '160000') skippedGitlinks++;
+      if (e.type === 'commit' || e.mode === '160000') gitlinks.push(e);
       else if (e.type === 'blob') entries.push(e);
     }
     const files = new Map<string, Promise<FileContent>>();
@@ -149,6 +154,7 @@ export async function importCommit(opts: {
 
     const results: TreeEntry[] = new Array(entries.length);
     const progress: ImportProgress = { files: 0, bytes: 0 };
+    let lastReport = Date.now();
     let next = 0;
     let stop = false;
     const worker = async () => {
@@ -164,7 +170,12 @@ export async function importCommit(opts: {
         }
         progress.files++;
         progress.bytes += e.size;
-        if (progress.files % PROGRESS_EVERY === 0) opts.onProgress?.({ ...progress });
+        // Every PROGRESS_EVERY files, and at least every PROGRESS_MS (large files).
+        const now = Date.now();
+        if (progress.files % PROGRESS_EVERY === 0 || now - lastReport >= PROGRESS_MS) {
+          lastReport = now;
+          opts.onProgress?.({ ...progress });
+        }
       }
     };
     const guarded = () =>
@@ -176,7 +187,7 @@ export async function importCommit(opts: {
 
     // Build the tree bottom-up: one put per directory.
     const top: DirNode = { kids: new Map() };
-    entries.forEach((e, i) => {
+    const place = (e: LsTreeEntry, entry: TreeEntry) => {
       const parts = e.path.split('/');
       let dir = top;
       for (const part of parts.slice(0, -1)) {
@@ -187,14 +198,16 @@ export async function importCommit(opts: {
         }
         dir = d;
       }
-      dir.kids.set(parts[parts.length - 1]!, results[i]!);
-    });
+      dir.kids.set(parts[parts.length - 1]!, entry);
+    };
+    entries.forEach((e, i) => place(e, results[i]!));
+    for (const g of gitlinks) place(g, { t: 'd', m: S_IFDIR | 0o555, mt: commitTime, tr: core.trees.emptyTree, xa: gitlinkXattrs(g.sha) });
     const put = (node: DirNode): Array<[string, TreeEntry]> =>
       [...node.kids].map(([name, k]) => [name, isDir(k) ? { t: 'd', m: S_IFDIR | 0o755, mt: commitTime, tr: core.trees.put({ e: put(k) }) } : k]);
     const root = core.db.transaction(() => core.trees.put({ e: put(top), root: { m: S_IFDIR | 0o755, mt: commitTime } }))();
     repo.recordGitBlobIds(newIds);
     opts.onProgress?.({ ...progress });
-    return { root, ...progress, skippedGitlinks, commitTime };
+    return { root, ...progress, gitlinks: gitlinks.length, commitTime };
   } finally {
     cat.close();
   }

@@ -113,6 +113,20 @@ export class SourceRepo {
     return row && row.source_id === sourceId ? row : undefined;
   }
 
+  /** The newest job of a source, if any. */
+  latestJob(sourceId: string): JobRow | undefined {
+    return this.db.prepare('SELECT * FROM jobs WHERE source_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(sourceId) as JobRow | undefined;
+  }
+
+  /** A QUEUED or RUNNING import/refresh job of `sourceId` for `ref` (as stored: "" = default). */
+  activeImport(source: SourceRow, ref: string): JobRow | undefined {
+    const rows = this.db
+      .prepare("SELECT * FROM jobs WHERE source_id = ? AND kind IN ('import', 'refresh') AND state IN (?, ?) ORDER BY created_at, rowid")
+      .all(source.id, JOB_QUEUED, JOB_RUNNING) as JobRow[];
+    const effective = (r: string) => r || source.default_ref;
+    return rows.find((j) => effective((JSON.parse(j.params) as JobParams).gitRef ?? '') === effective(ref));
+  }
+
   loadJob(jobId: string): JobRow | undefined {
     return this.jobById.get(jobId) as JobRow | undefined;
   }
@@ -131,8 +145,8 @@ export class SourceRepo {
   }
 }
 
-/** v1Source for a row. */
-export function sourceJson(row: SourceRow): Source {
+/** v1Source for a row; `lastJob` (Aether extension) is the source's newest job. */
+export function sourceJson(row: SourceRow, lastJob?: JobRow): Source {
   return {
     sourceId: row.id,
     displayName: row.display_name,
@@ -143,6 +157,7 @@ export function sourceJson(row: SourceRow): Source {
     updatedAt: formatTimestamp(row.updated_at),
     createdByPrincipal: row.created_by,
     labels: JSON.parse(row.labels) as Record<string, string>,
+    ...(lastJob ? { lastJob: jobJson(lastJob) } : {}),
   };
 }
 

@@ -1,5 +1,7 @@
 // Route table for the gateway: OpenAPI-style patterns ("/v1/sessions/{sessionId}:rename") compiled
 // to anchored regexes. Patterns with more literal text win, so "/x/{id}:verb" beats "/x/{id}".
+// A parameter that does not percent-decode (malformed escape, not UTF-8) is reported as
+// `{ malformed }` for the route it would have matched, never as "no route" or "method not allowed".
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../auth.js';
 
@@ -70,14 +72,17 @@ export class Router {
   }
 
   /**
-   * Find the route for a request. Returns `{ route }`, or `{ allowed }` listing the methods the
-   * path does accept (for 405-style answers), or nothing.
+   * Find the route for a request. Returns `{ route }`, `{ malformed }` naming the parameter that
+   * does not decode, or `{ allowed }` listing the methods the path does accept (for 405-style
+   * answers), or nothing.
    */
   match(method: string, pathname: string):
     | { handler: Handler; pattern: string; params: Record<string, string>; opts: RouteOptions }
+    | { malformed: string }
     | { allowed: string[] }
     | undefined {
     const allowed: string[] = [];
+    let malformed: string | undefined;
     for (const r of this.routes) {
       const m = r.regex.exec(pathname);
       if (!m) continue;
@@ -86,17 +91,21 @@ export class Router {
         continue;
       }
       const params: Record<string, string> = {};
-      let ok = true;
+      let bad: string | undefined;
       r.names.forEach((n, i) => {
         try {
           params[n] = decodeURIComponent(m[i + 1]!);
         } catch {
-          ok = false;
+          bad ??= n;
         }
       });
-      if (!ok) continue;
+      if (bad) {
+        malformed ??= bad;
+        continue;
+      }
       return { handler: r.handler, pattern: r.pattern, params, opts: r.opts };
     }
+    if (malformed) return { malformed };
     return allowed.length ? { allowed } : undefined;
   }
 }

@@ -1,27 +1,39 @@
 // Request validation helpers shared by every route family: session paths, base64, int64 strings,
 // page tokens, enums. Each throws ApiError(INVALID_ARGUMENT) with a message naming the field.
-import { invalidArgument } from './api-error.js';
+import { invalidArgument, quote } from './api-error.js';
+
+/** A lone surrogate: a UTF-16 half that is not part of a pair (the `u` flag pairs the others). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** True when `s` is well-formed Unicode (no lone surrogates), i.e. has an exact UTF-8 form. */
+export function isWellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+import { MAX_SESSION_PATH_BYTES, NAME_MAX_BYTES } from '../../shared/path-limits.js';
 
 /**
  * Validate an absolute session path. Rejects empty, relative, `.`/`..` components, `//`,
- * a trailing slash (except the root "/"), NUL bytes and over-long names.
+ * a trailing slash (except the root "/"), NUL bytes, text that is not well-formed Unicode (a lone
+ * surrogate has no UTF-8 form: it would appear in a mount as a duplicate, unopenable name) and
+ * over-long names.
  */
 export function normalizePath(p: unknown, field = 'path', opts: { allowRoot?: boolean } = {}): string {
   if (typeof p !== 'string' || p.length === 0) throw invalidArgument(`${field} is required`);
-  if (!p.startsWith('/')) throw invalidArgument(`${field} must be absolute (start with "/"): ${JSON.stringify(p)}`);
+  if (!p.startsWith('/')) throw invalidArgument(`${field} must be absolute (start with "/"): ${quote(p)}`);
   if (p.includes('\0')) throw invalidArgument(`${field} must not contain NUL bytes`);
+  if (!isWellFormed(p)) throw invalidArgument(`${field} is not well-formed Unicode (it contains a lone surrogate)`);
   if (p === '/') {
     if (opts.allowRoot === false) throw invalidArgument(`${field} must not be the root directory`);
     return p;
   }
-  if (p.endsWith('/')) throw invalidArgument(`${field} must not end with "/": ${JSON.stringify(p)}`);
+  if (p.endsWith('/')) throw invalidArgument(`${field} must not end with "/": ${quote(p)}`);
   const parts = p.slice(1).split('/');
   for (const part of parts) {
-    if (part === '') throw invalidArgument(`${field} must not contain "//": ${JSON.stringify(p)}`);
-    if (part === '.' || part === '..') throw invalidArgument(`${field} must not contain "." or ".." components: ${JSON.stringify(p)}`);
-    if (Buffer.byteLength(part) > 255) throw invalidArgument(`${field} has a component longer than 255 bytes`);
+    if (part === '') throw invalidArgument(`${field} must not contain "//": ${quote(p)}`);
+    if (part === '.' || part === '..') throw invalidArgument(`${field} must not contain "." or ".." components: ${quote(p)}`);
+    if (Buffer.byteLength(part) > NAME_MAX_BYTES) throw invalidArgument(`${field} has a component longer than ${NAME_MAX_BYTES} bytes`);
   }
-  if (Buffer.byteLength(p) > 4096) throw invalidArgument(`${field} is longer than 4096 bytes`);
+  if (Buffer.byteLength(p) > MAX_SESSION_PATH_BYTES) throw invalidArgument(`${field} is longer than ${MAX_SESSION_PATH_BYTES} bytes`);
   return p;
 }
 

@@ -1,6 +1,11 @@
 // Route family: raw CAS blob bytes (GET /v1/sessions/{sessionId}/blobs/{hash}, an Aether extension
 // a mount reads file content through) and the CAS counters (GET /v1/metrics/cas).
 //
+// Metrics are scoped to the caller: the top-level figures are its tenant's (blobs it references,
+// traffic it caused since gateway start). Only the gateway administrator (the `<data>/admin-token`
+// holder) also gets `gateway`, the same figures for the whole gateway. New figures are added as
+// new optional fields, at both levels, so the shape stays extensible.
+//
 // A blob is served only if the caller's tenant references it (tenant_blobs); any other hash —
 // unknown, another tenant's, or malformed — gets the same 404, so existence never leaks. Blobs are
 // immutable, hence the strong ETag (the quoted hash), the year-long immutable Cache-Control, and
@@ -13,7 +18,9 @@ import type { GatewayCore } from '../core.js';
 import { ApiError, notFound } from '../http/api-error.js';
 import { RpcCode } from '../../protocol/rpc-status.js';
 import { isContentHash } from '../../shared/digest.js';
-import type { CasMetrics } from '../../protocol/types.js';
+import type { CasCounters, CasMetrics } from '../../protocol/types.js';
+import type { TrafficCounters } from '../counters.js';
+import { isGatewayAdmin } from '../auth.js';
 
 const CACHE_CONTROL = 'public, max-age=31536000, immutable';
 
@@ -90,7 +97,7 @@ export function registerBlobRoutes(router: Router, core: GatewayCore): void {
 
     let sent = 0;
     try {
-      if (length > 0 && !ctx.signal.aborted) {
+      if (length > 0 && !ctx.signal.aborted && ctx.method !== 'HEAD') {
         const stream = core.content.blobs.stream(hash, start, end);
         await new Promise<void>((resolve, reject) => {
           const onAbort = () => {
@@ -120,21 +127,30 @@ export function registerBlobRoutes(router: Router, core: GatewayCore): void {
       core.logger.error('blob stream failed', { hash, error: String(err) });
       res.destroy();
     } finally {
-      core.counters.blobsServed++;
-      core.counters.bytesServed += sent;
+      core.counters.served(tenantId, sent);
       if (sent > 0) addEgress.run(tenantId, new Date(core.clock.now()).toISOString().slice(0, 10), sent);
     }
     return STREAMED;
   });
 
-  router.get('/v1/metrics/cas', (): CasMetrics => {
-    const c = core.counters;
-    return {
-      blobsStored: String(c.blobsStored),
-      bytesStored: String(c.bytesStored),
-      blobsServed: String(c.blobsServed),
-      bytesServed: String(c.bytesServed),
-      bytesReceived: String(c.bytesReceived),
-    };
+  const tenantStored = core.db.prepare(
+    'SELECT COUNT(*) AS n, COALESCE(SUM(b.size), 0) AS bytes FROM tenant_blobs t JOIN blobs b ON b.hash = t.hash WHERE t.tenant_id = ?',
+  );
+  const figures = (stored: { n: number; bytes: number }, t: TrafficCounters): CasCounters => ({
+    blobsStored: String(stored.n),
+    bytesStored: String(stored.bytes),
+    blobsServed: String(t.blobsServed),
+    bytesServed: String(t.bytesServed),
+    bytesReceived: String(t.bytesReceived),
+  });
+
+  router.get('/v1/metrics/cas', (ctx): CasMetrics => {
+    const tenantId = ctx.principal.tenantId;
+    const out: CasMetrics = { tenantId, ...figures(tenantStored.get(tenantId) as { n: number; bytes: number }, core.counters.tenant(tenantId)) };
+    if (isGatewayAdmin(ctx.principal)) {
+      const c = core.counters;
+      out.gateway = figures({ n: c.blobsStored, bytes: c.bytesStored }, c);
+    }
+    return out;
   });
 }

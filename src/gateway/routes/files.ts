@@ -121,7 +121,7 @@ export function registerFileRoutes(router: Router, core: GatewayCore): void {
       const e = tx.ed.get(path);
       if (!e) throw notFound(`${path} does not exist`);
       if (e.t !== 'd') throw failedPrecondition(`${path} is not a directory`);
-      if (tx.ed.list(path).length > 0) throw failedPrecondition(`directory ${path} is not empty`);
+      if (!tx.ed.isEmptyDir(path)) throw failedPrecondition(`directory ${path} is not empty`);
       tx.do((ed) => removeName(ed, path, tx.now));
     });
     record(s, 'RemoveDirectory', { path });
@@ -162,7 +162,7 @@ export function registerFileRoutes(router: Router, core: GatewayCore): void {
       if (de) {
         if (se.t === 'd') {
           if (de.t !== 'd') throw failedPrecondition(`cannot replace non-directory ${dst} with directory ${src}`);
-          if (tx.ed.list(dst).length > 0) throw failedPrecondition(`cannot replace non-empty directory ${dst}`);
+          if (!tx.ed.isEmptyDir(dst)) throw failedPrecondition(`cannot replace non-empty directory ${dst}`);
         } else if (de.t === 'd') {
           throw failedPrecondition(`cannot replace directory ${dst} with non-directory ${src}`);
         } else if (se.ln && se.ln === de.ln) {
@@ -202,7 +202,7 @@ export function registerFileRoutes(router: Router, core: GatewayCore): void {
       if (kind === 'delete') return { kind, path, expectedHash };
       return { kind, path, expectedHash, buf: parseBytes(b.content, `${f}.write.content`), perm: parsePerm(b.mode, `${f}.write.mode`) };
     });
-    for (const op of ops) core.counters.bytesReceived += op.kind === 'write' ? op.buf.length : op.kind === 'segmentWrite' ? receivedBytes(op.spec) : 0;
+    for (const op of ops) core.counters.received(s.tenant_id, op.kind === 'write' ? op.buf.length : op.kind === 'segmentWrite' ? receivedBytes(op.spec) : 0);
     if (ops.length === 0) return {};
 
     const r = await mutate(
@@ -256,7 +256,7 @@ export function registerFileRoutes(router: Router, core: GatewayCore): void {
     if (raw.length > MAX_OPS) throw invalidArgument(`mutations has more than ${MAX_OPS} entries`);
     const specs = raw.map((v, i) => parseSegmentMutation(v, `mutations[${i}]`));
     const policy: SegmentConflictPolicy = parseEnum(ctx.body.conflictPolicy, 'conflictPolicy', SegmentConflictPolicyValues, 'SEGMENT_CONFLICT_POLICY_ABORT_ON_CONFLICT');
-    for (const spec of specs) core.counters.bytesReceived += receivedBytes(spec);
+    for (const spec of specs) core.counters.received(s.tenant_id, receivedBytes(spec));
 
     const r = await mutate(
       core,

@@ -12,6 +12,7 @@ import { registerLockRoutes } from './locks.js';
 import { registerCoordinationRoutes } from './coordination.js';
 import { registerHealthRoutes } from './health.js';
 import { registerSecretRoutes } from './secrets.js';
+import { registerStorageRoutes } from './storage.js';
 
 export function registerAllRoutes(router: Router, core: GatewayCore): void {
   registerSessionRoutes(router, core);
@@ -25,4 +26,5 @@ export function registerAllRoutes(router: Router, core: GatewayCore): void {
   registerCoordinationRoutes(router, core);
   registerHealthRoutes(router, core);
   registerSecretRoutes(router, core);
+  registerStorageRoutes(router, core);
 }

@@ -177,7 +177,7 @@ export function registerSessionRoutes(router: Router, core: GatewayCore): void {
     }
     const where = filters.map(() => ' AND EXISTS (SELECT 1 FROM json_each(sessions.tags) j WHERE j.key = ? AND j.value = ?)').join('');
     const rows = core.db
-      .prepare(`SELECT rowid AS r, * FROM sessions WHERE tenant_id = ? AND rowid > ?${where} ORDER BY rowid LIMIT ?`)
+      .prepare(`SELECT rowid AS r, * FROM sessions WHERE tenant_id = ? AND deleted_at IS NULL AND rowid > ?${where} ORDER BY rowid LIMIT ?`)
       .all(ctx.principal.tenantId, token?.r ?? 0, ...filters.flat(), pageSize + 1) as Array<SessionRow & { r: number }>;
     const page = rows.slice(0, pageSize);
     const res: ListSessionsResponse = {
@@ -188,6 +188,24 @@ export function registerSessionRoutes(router: Router, core: GatewayCore): void {
   });
 
   router.get('/v1/sessions/{sessionId}', (ctx) => sessionJson(core, core.sessions.get(ctx.principal, ctx.params.sessionId!)));
+
+  // Aether extension (issue 15): delete a session. Its row stays as a tombstone (ids are never
+  // reused; every route answers NOT_FOUND); what hangs off it goes now, in one transaction; its
+  // trees and blobs are released by the next GC unless a fork, checkpoint of another session or
+  // revision still shares them.
+  router.delete('/v1/sessions/{sessionId}', async (ctx) => {
+    const s = core.sessions.get(ctx.principal, ctx.params.sessionId!);
+    await core.sessions.withLock(s.id, async () => {
+      core.db.transaction(() => {
+        for (const table of ['checkpoints', 'annotations', 'approvals', 'events', 'cache_entries', 'bus_messages', 'file_locks', 'health']) {
+          core.db.prepare(`DELETE FROM ${table} WHERE session_id = ?`).run(s.id);
+        }
+        core.db.prepare("DELETE FROM secrets WHERE session_id = ? AND scope = 'SECRET_SCOPE_SESSION'").run(s.id);
+        core.db.prepare('UPDATE sessions SET deleted_at = ?, status = ? WHERE id = ?').run(core.clock.now(), s.status, s.id);
+      })();
+    });
+    return {};
+  });
 
   router.post('/v1/sessions/{sessionId}/fork', async (ctx) => {
     const parent = core.sessions.get(ctx.principal, ctx.params.sessionId!);

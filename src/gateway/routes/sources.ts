@@ -1,16 +1,21 @@
 // Route family: underlay sources (git remotes), their import/refresh/promote jobs and job polling.
 //
-// POST /v1/sources registers the remote and queues the initial import of `defaultRef`; it then
+// POST /v1/sources first checks the remote with `git ls-remote` (unreadable → 9, no such ref → 5, so
+// a bad --ref fails at create, not 40 s later in a job), registers it and queues the initial import
+// of `defaultRef`; it then
 // waits up to INITIAL_IMPORT_WAIT_MS for that import, so a small repository answers READY with
 // `latestRevisionId` set (as in the seed example), while a large one answers IMPORTING and the
-// client polls GET /v1/sources/{id} like after startImport. The other mutating routes only queue a
-// job and return its v1ImportJob immediately (state QUEUED); git work happens in GitService.
+// client polls GET /v1/sources/{id} (whose `lastJob` extension carries the job, its live counts and
+// its error) like after startImport. The other mutating routes only queue a job and return its
+// v1ImportJob immediately (state QUEUED) — or the identical import/refresh already queued or
+// running, so `source create` + `source import --wait` is one import; git work happens in GitService.
 //
 // Invariants: sources and jobs are tenant-private (another tenant's id is NOT_FOUND); a job is only
 // visible under its own source.
 import type { Router } from '../http/router.js';
 import type { GatewayCore } from '../core.js';
-import { invalidArgument, notFound } from '../http/api-error.js';
+import { ApiError, invalidArgument, notFound } from '../http/api-error.js';
+import { RpcCode } from '../../protocol/rpc-status.js';
 import {
   decodePageToken,
   encodePageToken,
@@ -97,6 +102,8 @@ export function registerSourceRoutes(router: Router, core: GatewayCore): void {
     const remoteUrl = requireString(remote.remoteUrl, 'gitRemote.remoteUrl');
     const urlProblem = remoteUrlProblem(remoteUrl);
     if (urlProblem) throw invalidArgument(`gitRemote.remoteUrl ${urlProblem}`);
+    const refused = await git.remoteProblem(remoteUrl, ctx.principal.tenantId);
+    if (refused) throw new ApiError(RpcCode.PERMISSION_DENIED, `gitRemote.remoteUrl ${refused}`);
     const defaultRef = optionalString(remote.defaultRef, 'gitRemote.defaultRef') ?? 'main';
     const refProblem = importRefProblem(defaultRef);
     if (refProblem) throw invalidArgument(`gitRemote.defaultRef ${refProblem}`);
@@ -106,6 +113,8 @@ export function registerSourceRoutes(router: Router, core: GatewayCore): void {
 
     const now = core.clock.now();
     const id = newId('src', now);
+    // Fail now, not in the background job: an unreadable remote (9) or a missing ref (5).
+    await git.probeRemote({ id, tenant_id: ctx.principal.tenantId, remote_url: remoteUrl, credentials_secret_id: credentialsSecretId }, defaultRef);
     core.db
       .prepare(
         `INSERT INTO sources (id, tenant_id, display_name, kind, status, remote_url, default_ref, credentials_secret_id, labels, latest_revision_id, created_by, created_at, updated_at)
@@ -122,7 +131,7 @@ export function registerSourceRoutes(router: Router, core: GatewayCore): void {
       }),
     ]);
     clearTimeout(timer);
-    return sourceJson(repo.loadSource(id)!);
+    return sourceJson(repo.loadSource(id)!, repo.loadJob(job.id));
   });
 
   router.get('/v1/sources', (ctx) => {
@@ -148,13 +157,16 @@ export function registerSourceRoutes(router: Router, core: GatewayCore): void {
       if (more || rows.length < 500) break;
     }
     const res: ListSourcesResponse = {
-      sources: out.map(sourceJson),
+      sources: out.map((row) => sourceJson(row, repo.latestJob(row.id))),
       nextPageToken: more ? encodePageToken({ r: out[out.length - 1]!.r }) : '',
     };
     return res;
   });
 
-  router.get('/v1/sources/{sourceId}', (ctx) => sourceJson(repo.getSource(ctx.principal, ctx.params.sourceId!)));
+  router.get('/v1/sources/{sourceId}', (ctx) => {
+    const row = repo.getSource(ctx.principal, ctx.params.sourceId!);
+    return sourceJson(row, repo.latestJob(row.id));
+  });
 
   router.post('/v1/sources/{sourceId}/startImport', (ctx) => {
     const source = repo.getSource(ctx.principal, ctx.params.sourceId!);
@@ -162,7 +174,8 @@ export function registerSourceRoutes(router: Router, core: GatewayCore): void {
     const gitRef = optionalString(spec.gitRef, 'git.gitRef') ?? '';
     const problem = gitRef ? importRefProblem(gitRef) : undefined;
     if (problem) throw invalidArgument(`git.gitRef ${problem}`);
-    return jobJson(git.createJob(source, 'import', { gitRef }));
+    // One import per request: an identical import still queued or running is that request's job.
+    return jobJson(repo.activeImport(source, gitRef) ?? git.createJob(source, 'import', { gitRef }));
   });
 
   router.post('/v1/sources/{sourceId}/refresh', (ctx) => {
@@ -170,7 +183,7 @@ export function registerSourceRoutes(router: Router, core: GatewayCore): void {
     const gitRef = optionalString(ctx.body.gitRef, 'gitRef') ?? '';
     const problem = gitRef ? importRefProblem(gitRef) : undefined;
     if (problem) throw invalidArgument(`gitRef ${problem}`);
-    return jobJson(git.createJob(source, 'refresh', { gitRef }));
+    return jobJson(repo.activeImport(source, gitRef) ?? git.createJob(source, 'refresh', { gitRef }));
   });
 
   router.post('/v1/sources/{sourceId}/promoteSession', async (ctx) => {

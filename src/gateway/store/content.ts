@@ -1,11 +1,18 @@
 // File content as extents: storing new bytes (chunked into CAS blobs), reading ranges back, and
 // recording which tenant references which blob (the blob route serves only those).
+import { RecentlyTouched } from './recency.js';
 import type { Db } from '../db/database.js';
 import type { BlobStore } from './blob-store.js';
 import { chunk } from './chunker.js';
 import type { Extent } from './tree-store.js';
 import { createHash, type Hash } from 'node:crypto';
 import type { Counters } from '../counters.js';
+import { sha256 } from '../../shared/digest.js';
+
+/** Shared zeros for holes (read-only by convention). */
+const ZEROS = Buffer.alloc(4 << 20);
+/** Hole bytes hashed between event-loop turns. */
+const HOLE_YIELD_BYTES = 32 << 20;
 
 export class ContentStore {
   private readonly insertBlob;
@@ -20,9 +27,34 @@ export class ContentStore {
     this.hasRef = db.prepare('SELECT 1 FROM tenant_blobs WHERE tenant_id = ? AND hash = ?');
   }
 
+  /** GC recency (store/recency.ts). */
+  private recent = new RecentlyTouched();
+
+  private stamp(hash: string): void {
+    this.recent.stamp(hash);
+  }
+
+  /** Blobs touched at or after `since`. */
+  recentlyPut(since: number): Set<string> {
+    return this.recent.since(since);
+  }
+
+  /**
+   * GC: remove a blob's bytes unless it was touched since `since`. The check and the start of the
+   * removal happen in one synchronous step, and a put stamps its hash before it looks for existing
+   * bytes, so a put racing with GC either keeps the blob or writes it again.
+   */
+  async removeBlob(hash: string, since: number): Promise<boolean> {
+    if (this.recent.touchedSince(hash, since)) return false;
+    await this.blobs.remove?.(hash);
+    return true;
+  }
+
   /** Store one blob (exactly these bytes, no chunking) for `tenantId`. */
   async putBlob(tenantId: string, data: Buffer): Promise<string> {
-    const r = await this.blobs.put(data);
+    const hash = sha256(data);
+    this.stamp(hash);
+    const r = await this.blobs.put(data, hash);
     const run = this.db.transaction(() => {
       if (this.insertBlob.run(r.hash, r.size, this.now()).changes > 0) {
         this.counters.blobsStored++;
@@ -45,11 +77,14 @@ export class ContentStore {
 
   /** Record that `tenantId` references `hash` (content it imported or borrowed legitimately). */
   addRef(tenantId: string, hash: string): void {
+    this.stamp(hash);
     this.insertRef.run(tenantId, hash);
   }
 
   tenantHas(tenantId: string, hash: string): boolean {
-    return this.hasRef.get(tenantId, hash) !== undefined;
+    const has = this.hasRef.get(tenantId, hash) !== undefined;
+    if (has) this.stamp(hash); // about to be borrowed, perhaps: keep it through the grace period
+    return has;
   }
 
   /** Read `[offset, offset+length)` of a file given its extents (holes read as zeros). */
@@ -71,15 +106,26 @@ export class ContentStore {
     return out;
   }
 
-  /** Stream every byte of a file through `fn`, extent by extent (1 MiB-ish pieces). */
+  /**
+   * Stream every byte of a file through `fn`, extent by extent (1 MiB-ish pieces). Holes are fed
+   * from one shared zero buffer (never allocated per piece; `fn` must not keep or modify it), and
+   * the event loop gets a turn every HOLE_YIELD_BYTES of hole, so a sparse 8 GiB file never blocks
+   * other requests (issue 12 item 7).
+   */
   async forEachPiece(extents: Extent[], fn: (b: Buffer) => void | Promise<void>): Promise<void> {
     for (const x of extents) {
       if (x.h === '') {
         let left = x.n;
+        let sinceYield = 0;
         while (left > 0) {
-          const n = Math.min(left, 1 << 20);
-          await fn(Buffer.alloc(n));
+          const n = Math.min(left, ZEROS.length);
+          await fn(n === ZEROS.length ? ZEROS : ZEROS.subarray(0, n));
           left -= n;
+          sinceYield += n;
+          if (sinceYield >= HOLE_YIELD_BYTES) {
+            sinceYield = 0;
+            await new Promise<void>((r) => setImmediate(r));
+          }
         }
       } else {
         await fn(await this.blobs.read(x.h, x.o, x.n));

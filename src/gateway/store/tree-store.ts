@@ -1,10 +1,24 @@
-// Merkle trees of session content. A directory is an immutable JSON body named by its sha256;
-// a session, a checkpoint and a source revision are each just a root tree hash, so fork and
-// checkpoint are O(1) and identical subtrees are shared by everything that contains them.
+// Merkle trees of session content. A session, a checkpoint and a source revision are each just a
+// root tree hash, so fork and checkpoint are O(1) and identical subtrees are shared by everything
+// that contains them.
+//
+// Directory layout (history-independent paging). A directory's entries, sorted by name, are cut
+// into pages after every entry whose name is a *boundary*: the first 32 bits of
+// sha256("aether-page\0" + name) are ≡ 0 mod PAGE_FANOUT (64). Boundaries depend only on the names
+// themselves, so the same set of entries always yields the same pages and the same hashes
+// whatever edits produced it (manifestHash stays a function of content). A directory that is one
+// page is stored flat, `{e: [...]}` (the pre-v2 format, so small directories keep their old
+// hashes); a larger one is an index node `{p: [[lastName, pageHash, count, subdirs], ...]}` whose
+// pages are ordinary `{e: [...]}` rows. Changing k entries rewrites only the pages containing them
+// (plus a neighbour when a boundary entry disappears) and the index: O(k·64 + n/64) bytes instead
+// of the whole directory, which is what makes mutations O(changed) (issue 9) and storage growth
+// per write bounded (issue 15). Root nodes additionally carry `links` and `root` (attributes of /).
 //
 // Invariants: bodies are canonical (entries sorted by name, keys in fixed order), so equal trees
-// have equal hashes; a tree returned by get() is shared and must never be mutated — edit through
-// TreeEditor, which copies the dirs it touches and writes them back bottom-up on commit().
+// have equal hashes; nodes are immutable and shared — never mutate what get() returns; edit
+// through TreeEditor (tree-editor.ts). Callers: the editor, fs/walk.ts, fs/render.ts, git/*,
+// routes/*, gc.ts.
+import { RecentlyTouched } from './recency.js';
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import { ApiError } from '../http/api-error.js';
@@ -46,7 +60,7 @@ export interface TreeEntry {
 }
 
 export interface TreeBody {
-  /** Entries sorted by name. */
+  /** Entries sorted by name (for a paged directory: all pages, assembled). */
   e: Array<[string, TreeEntry]>;
   /** Root only: hard-link groups, id → paths. */
   links?: Record<string, string[]>;
@@ -54,7 +68,41 @@ export interface TreeBody {
   root?: { m: number; mt: number; xa?: Record<string, string> };
 }
 
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+export const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Average entries per page; see the module comment. */
+export const PAGE_FANOUT = 64;
+
+/** A page reference in an index node: last name in the page, page hash, entry count, subdirectories. */
+export type PageRef = [string, string, number, number];
+
+/** A stored node as written: flat (`e`) or an index of pages (`p`). */
+interface RawNode {
+  e?: Array<[string, TreeEntry]>;
+  p?: PageRef[];
+  links?: Record<string, string[]>;
+  root?: { m: number; mt: number; xa?: Record<string, string> };
+}
+
+/** Whether `name` ends a page (history-independent boundary rule). */
+export function isBoundary(name: string): boolean {
+  return createHash('sha256').update('aether-page\0').update(name).digest().readUInt32BE(0) % PAGE_FANOUT === 0;
+}
+
+/** Cut sorted entries into pages at boundary names. */
+function paginate(entries: Array<[string, TreeEntry]>): Array<Array<[string, TreeEntry]>> {
+  const pages: Array<Array<[string, TreeEntry]>> = [];
+  let cur: Array<[string, TreeEntry]> = [];
+  for (const it of entries) {
+    cur.push(it);
+    if (isBoundary(it[0])) {
+      pages.push(cur);
+      cur = [];
+    }
+  }
+  if (cur.length || pages.length === 0) pages.push(cur);
+  return pages;
+}
 
 function canonicalEntry(e: TreeEntry): TreeEntry {
   const out: TreeEntry = { t: e.t, m: e.m, mt: e.mt };
@@ -71,8 +119,12 @@ function canonicalEntry(e: TreeEntry): TreeEntry {
 }
 
 export class TreeStore {
-  private cache = new Map<string, TreeBody>();
+  /** Parsed stored nodes (flat dirs, pages, index nodes), LRU. */
+  private cache = new Map<string, RawNode>();
   private readonly maxCached = 20_000;
+  /** Assembled bodies of paged directories, LRU (small: they can be large). */
+  private assembled = new Map<string, TreeBody>();
+  private readonly maxAssembled = 64;
   private readonly getStmt;
   private readonly putStmt;
   readonly emptyTree: string;
@@ -83,7 +135,8 @@ export class TreeStore {
     this.emptyTree = this.put({ e: [] });
   }
 
-  get(hash: string): TreeBody {
+  /** A stored node as written. */
+  private raw(hash: string): RawNode {
     const hit = this.cache.get(hash);
     if (hit) {
       this.cache.delete(hash);
@@ -92,42 +145,197 @@ export class TreeStore {
     }
     const row = this.getStmt.get(hash) as { body: string } | undefined;
     if (!row) throw new ApiError(RpcCode.DATA_LOSS, `tree ${hash} is missing from the store`);
-    const body = JSON.parse(row.body) as TreeBody;
-    this.remember(hash, body);
+    const node = JSON.parse(row.body) as RawNode;
+    this.remember(hash, node);
+    return node;
+  }
+
+  /** The whole directory (pages assembled). Shared: never mutate it. */
+  get(hash: string): TreeBody {
+    const node = this.raw(hash);
+    if (!node.p) return node as TreeBody;
+    const hit = this.assembled.get(hash);
+    if (hit) return hit;
+    const e: Array<[string, TreeEntry]> = [];
+    for (const [, ph] of node.p) for (const it of this.raw(ph).e ?? []) e.push(it);
+    const body: TreeBody = { e };
+    if (node.links) body.links = node.links;
+    if (node.root) body.root = node.root;
+    this.assembled.set(hash, body);
+    if (this.assembled.size > this.maxAssembled) this.assembled.delete(this.assembled.keys().next().value!);
     return body;
   }
 
+  /** Root-only attributes of a node (cheap: never assembles pages). */
+  meta(hash: string): { links?: Record<string, string[]>; root?: { m: number; mt: number; xa?: Record<string, string> } } {
+    const n = this.raw(hash);
+    return { links: n.links, root: n.root };
+  }
+
+  /** Page references of a directory (a flat directory is one page: itself). */
+  pages(hash: string): PageRef[] {
+    const n = this.raw(hash);
+    if (n.p) return n.p;
+    const e = n.e ?? [];
+    return [[e.length ? e[e.length - 1]![0] : '', hash, e.length, e.filter(([, x]) => x.t === 'd').length]];
+  }
+
+  /** Entries of one page (or of a flat directory). */
+  pageEntries(pageHash: string): Array<[string, TreeEntry]> {
+    return this.raw(pageHash).e ?? [];
+  }
+
+  /** Child `name` of directory `hash`, in O(log n) (binary search of the index, then the page). */
+  childOf(hash: string, name: string): TreeEntry | undefined {
+    const n = this.raw(hash);
+    if (!n.p) return this.child(n as TreeBody, name);
+    const i = pageIndexFor(n.p, name);
+    return this.child({ e: this.raw(n.p[i]![1]).e ?? [] }, name);
+  }
+
+  /** Number of entries and of subdirectories of a directory, without assembling it. */
+  counts(hash: string): { entries: number; subdirs: number } {
+    let entries = 0;
+    let subdirs = 0;
+    for (const [, , c, d] of this.pages(hash)) {
+      entries += c;
+      subdirs += d;
+    }
+    return { entries, subdirs };
+  }
+
+  /** Store a whole directory (entries in any order); returns its hash. */
   put(body: TreeBody): string {
-    const canon: TreeBody = { e: [...body.e].sort(([a], [b]) => cmp(a, b)).map(([n, e]) => [n, canonicalEntry(e)]) };
-    if (body.links && Object.keys(body.links).length) {
-      canon.links = Object.fromEntries(
-        Object.entries(body.links)
+    const sorted = [...body.e].sort(([a], [b]) => cmp(a, b)).map(([n, e]): [string, TreeEntry] => [n, canonicalEntry(e)]);
+    return this.putPages(
+      paginate(sorted).map((pg) => this.pageRef(pg)),
+      body,
+    );
+  }
+
+  /**
+   * A new version of directory `base` with `changes` applied (entry, or null to remove), rewriting
+   * only the pages the changes fall in (see the module comment). `attrs` gives the root-only fields
+   * of the result. Entries in `changes` must already be resolved (directories have their `tr`).
+   */
+  update(base: string, changes: Map<string, TreeEntry | null>, attrs: Pick<TreeBody, 'links' | 'root'> = {}): string {
+    const refs = this.pages(base);
+    if (changes.size === 0) return this.putPages(refs, attrs);
+    const byPage = new Map<number, Array<[string, TreeEntry | null]>>();
+    for (const [name, e] of changes) {
+      const i = pageIndexFor(refs, name);
+      let list = byPage.get(i);
+      if (!list) byPage.set(i, (list = []));
+      list.push([name, e]);
+    }
+    // Rewrite every touched page and the page after each (a removed boundary merges into it):
+    // a run's first page starts after an untouched boundary and its last ends at one, so
+    // re-paginating the run alone gives exactly what paginating the whole directory would.
+    const region = new Set<number>();
+    for (const i of byPage.keys()) {
+      region.add(i);
+      if (i + 1 < refs.length) region.add(i + 1);
+    }
+    const idx = [...region].sort((x, y) => x - y);
+    const out: PageRef[] = [];
+    let next = 0;
+    for (let r = 0; r < idx.length; ) {
+      const a = idx[r]!;
+      let b = a;
+      while (r + 1 < idx.length && idx[r + 1] === b + 1) b = idx[++r]!;
+      r++;
+      for (; next < a; next++) out.push(refs[next]!);
+      const merged = new Map<string, TreeEntry>();
+      for (let i = a; i <= b; i++) for (const [n, e] of this.pageEntries(refs[i]![1])) merged.set(n, e);
+      for (let i = a; i <= b; i++) for (const [n, e] of byPage.get(i) ?? []) e ? merged.set(n, canonicalEntry(e)) : merged.delete(n);
+      const entries = [...merged].sort(([x], [y]) => cmp(x, y));
+      if (entries.length) for (const pg of paginate(entries)) out.push(this.pageRef(pg));
+      next = b + 1;
+    }
+    for (; next < refs.length; next++) out.push(refs[next]!);
+    return this.putPages(out, attrs);
+  }
+
+  private pageRef(entries: Array<[string, TreeEntry]>): PageRef {
+    const hash = this.putNode({ e: entries });
+    return [entries.length ? entries[entries.length - 1]![0] : '', hash, entries.length, entries.filter(([, x]) => x.t === 'd').length];
+  }
+
+  /** A directory node from its pages: flat when it is one page (or none), else an index. */
+  private putPages(refs: PageRef[], attrs: Pick<TreeBody, 'links' | 'root'>): string {
+    const live = refs.filter((r) => r[2] > 0);
+    const node: RawNode = live.length <= 1 ? { e: live.length ? this.pageEntries(live[0]![1]) : [] } : { p: live };
+    if (attrs.links && Object.keys(attrs.links).length) {
+      const links = Object.fromEntries(
+        Object.entries(attrs.links)
           .filter(([, paths]) => paths.length > 0)
           .sort(([a], [b]) => cmp(a, b))
           .map(([k, v]) => [k, [...v].sort(cmp)]),
       );
-      if (!Object.keys(canon.links).length) delete canon.links;
+      if (Object.keys(links).length) node.links = links;
     }
-    if (body.root) {
-      canon.root = { m: body.root.m, mt: body.root.mt };
-      if (body.root.xa && Object.keys(body.root.xa).length) canon.root.xa = body.root.xa;
+    // Default attributes of "/" are implied, so an emptied tree is the empty tree again.
+    if (attrs.root && (attrs.root.m !== (S_IFDIR | 0o755) || attrs.root.mt !== 0 || (attrs.root.xa && Object.keys(attrs.root.xa).length))) {
+      node.root = { m: attrs.root.m, mt: attrs.root.mt };
+      if (attrs.root.xa && Object.keys(attrs.root.xa).length) node.root.xa = attrs.root.xa;
     }
-    const json = JSON.stringify(canon);
+    return this.putNode(node);
+  }
+
+  private putNode(node: RawNode): string {
+    const json = JSON.stringify(node);
     const hash = 'sha256:' + createHash('sha256').update(json).digest('hex');
+    this.stamp(hash);
     if (!this.cache.has(hash)) {
       this.putStmt.run(hash, json);
-      this.remember(hash, canon);
+      this.remember(hash, node);
     }
     return hash;
   }
 
-  private remember(hash: string, body: TreeBody): void {
-    this.cache.set(hash, body);
+  private remember(hash: string, node: RawNode): void {
+    this.cache.set(hash, node);
     if (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value!);
   }
 
-  /** Find one child entry of a tree by name (binary search). */
-  child(tree: TreeBody, name: string): TreeEntry | undefined {
+  /** Hashes a node refers to directly: its pages, and every subdirectory's tree (GC marking). */
+  children(hash: string): string[] {
+    const n = this.raw(hash);
+    const out: string[] = [];
+    const scan = (e: Array<[string, TreeEntry]>) => {
+      for (const [, x] of e) if (x.t === 'd' && x.tr) out.push(x.tr);
+    };
+    if (n.p) {
+      for (const [, ph] of n.p) {
+        out.push(ph);
+        scan(this.raw(ph).e ?? []);
+      }
+    } else scan(n.e ?? []);
+    return out;
+  }
+
+  /** GC recency (store/recency.ts). */
+  private recent = new RecentlyTouched();
+
+  private stamp(hash: string): void {
+    this.recent.stamp(hash);
+  }
+
+  /** Nodes put at or after `since` (GC: they are live whatever the roots say). */
+  recentlyPut(since: number): Set<string> {
+    return this.recent.since(since);
+  }
+
+  /** Forget cached nodes GC deleted, so a later put writes them again. */
+  forget(hashes: readonly string[]): void {
+    for (const h of hashes) {
+      this.cache.delete(h);
+      this.assembled.delete(h);
+    }
+  }
+
+  /** Find one child entry of a flat body by name (binary search). */
+  child(tree: Pick<TreeBody, 'e'>, name: string): TreeEntry | undefined {
     let lo = 0;
     let hi = tree.e.length - 1;
     while (lo <= hi) {
@@ -142,8 +350,8 @@ export class TreeStore {
 
   /** The synthetic entry for "/" of a root tree. */
   rootEntry(rootHash: string): TreeEntry {
-    const body = this.get(rootHash);
-    return { t: 'd', m: body.root?.m ?? S_IFDIR | 0o755, mt: body.root?.mt ?? 0, tr: rootHash, xa: body.root?.xa };
+    const root = this.raw(rootHash).root;
+    return { t: 'd', m: root?.m ?? S_IFDIR | 0o755, mt: root?.mt ?? 0, tr: rootHash, xa: root?.xa };
   }
 
   /** Resolve a validated absolute path in a root tree. Symlinks are not followed. */
@@ -151,7 +359,7 @@ export class TreeStore {
     let entry = this.rootEntry(rootHash);
     for (const part of splitPath(path)) {
       if (entry.t !== 'd') return undefined;
-      const next = this.child(this.get(entry.tr!), part);
+      const next = this.childOf(entry.tr!, part);
       if (!next) return undefined;
       entry = next;
     }
@@ -160,7 +368,7 @@ export class TreeStore {
 
   /** Hard-link groups of a root. */
   links(rootHash: string): Record<string, string[]> {
-    return this.get(rootHash).links ?? {};
+    return this.raw(rootHash).links ?? {};
   }
 
   /**
@@ -211,6 +419,19 @@ export class TreeStore {
   }
 }
 
+
+/** Index of the page whose name range holds `name`: the first with lastName ≥ name, else the last. */
+function pageIndexFor(refs: PageRef[], name: string): number {
+  let lo = 0;
+  let hi = refs.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cmp(refs[mid]![0], name) >= 0) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 /** Where `after` sits relative to `prefix`: its components below prefix, or wholly before/after. */
 function relativeParts(prefix: string[], after: string[]): string[] | 'before' | 'after' {
   for (let i = 0; i < prefix.length; i++) {
@@ -222,224 +443,4 @@ function relativeParts(prefix: string[], after: string[]): string[] | 'before' |
   return after.slice(prefix.length);
 }
 
-/**
- * A copy-on-write working copy of one root. Reads see the edits made so far; commit() writes
- * the changed directories bottom-up and returns the new root hash. Errors use the public codes:
- * missing parent → NOT_FOUND, parent not a dir → FAILED_PRECONDITION, exists → ALREADY_EXISTS.
- */
-export class TreeEditor {
-  private dirty = new Map<string, Map<string, TreeEntry>>();
-  private rootAttrs: { m: number; mt: number; xa?: Record<string, string> };
-  private linkGroups: Record<string, string[]>;
-
-  constructor(private store: TreeStore, readonly baseRoot: string) {
-    const body = store.get(baseRoot);
-    this.rootAttrs = { ...(body.root ?? { m: S_IFDIR | 0o755, mt: 0 }) };
-    this.linkGroups = Object.fromEntries(Object.entries(body.links ?? {}).map(([k, v]) => [k, [...v]]));
-  }
-
-  /** Entries of a directory (a fresh array). Throws NOT_FOUND / FAILED_PRECONDITION. */
-  list(dirPath: string): Array<[string, TreeEntry]> {
-    const d = this.dirty.get(dirPath);
-    if (d) return [...d.entries()].sort(([a], [b]) => cmp(a, b));
-    const e = this.get(dirPath);
-    if (!e) throw new ApiError(RpcCode.NOT_FOUND, `directory ${dirPath} does not exist`);
-    if (e.t !== 'd') throw new ApiError(RpcCode.FAILED_PRECONDITION, `${dirPath} is not a directory`);
-    return [...this.store.get(e.tr!).e];
-  }
-
-  get(path: string): TreeEntry | undefined {
-    if (path === '/') return { t: 'd', m: this.rootAttrs.m, mt: this.rootAttrs.mt, xa: this.rootAttrs.xa, tr: '' };
-    const parts = splitPath(path);
-    const name = parts.pop()!;
-    const parent = parts.length ? '/' + parts.join('/') : '/';
-    const d = this.dirty.get(parent);
-    if (d) return d.get(name);
-    if (parts.length === 0) return this.store.child(this.store.get(this.baseRoot), name);
-    const pe = this.get(parent);
-    if (!pe || pe.t !== 'd') return undefined;
-    if (this.dirty.has(parent)) return this.dirty.get(parent)!.get(name);
-    return this.store.child(this.store.get(pe.tr!), name);
-  }
-
-  /** Make `dirPath` (and every ancestor) editable; returns its child map. */
-  private open(dirPath: string): Map<string, TreeEntry> {
-    const existing = this.dirty.get(dirPath);
-    if (existing) return existing;
-    let entries: Array<[string, TreeEntry]>;
-    if (dirPath === '/') {
-      entries = this.store.get(this.baseRoot).e;
-    } else {
-      const parts = splitPath(dirPath);
-      const name = parts.pop()!;
-      const parentPath = parts.length ? '/' + parts.join('/') : '/';
-      const e = this.get(dirPath);
-      if (!e) throw new ApiError(RpcCode.NOT_FOUND, `parent directory ${dirPath} does not exist`);
-      if (e.t !== 'd') throw new ApiError(RpcCode.FAILED_PRECONDITION, `${dirPath} is not a directory`);
-      const parentMap = this.open(parentPath);
-      entries = e.tr ? this.store.get(e.tr).e : [];
-      // Mark the dir entry as pending: commit() fills in the new tree hash.
-      parentMap.set(name, { ...e, tr: '' });
-    }
-    const map = new Map(entries);
-    this.dirty.set(dirPath, map);
-    return map;
-  }
-
-  /** Create or replace the entry at `path`; the parent must exist. Directories passed in keep `tr`. */
-  set(path: string, entry: TreeEntry): void {
-    if (path === '/') {
-      this.rootAttrs = { m: entry.m, mt: entry.mt, xa: entry.xa };
-      return;
-    }
-    const parts = splitPath(path);
-    const name = parts.pop()!;
-    const parent = parts.length ? '/' + parts.join('/') : '/';
-    const map = this.open(parent);
-    if (entry.t === 'd' && !entry.tr) entry = { ...entry, tr: this.store.emptyTree };
-    map.set(name, entry);
-    // A replaced directory subtree may have pending edits under it: drop them.
-    for (const k of [...this.dirty.keys()]) if (k.startsWith(path + '/') || k === path) this.dirty.delete(k);
-  }
-
-  /**
-   * Update metadata (mode, mtime, xattrs) of an existing entry — "/" included — keeping its content
-   * and any pending edits beneath it (unlike set(), which replaces a directory's subtree).
-   * Throws NOT_FOUND if the entry does not exist.
-   */
-  setMeta(path: string, meta: { m?: number; mt?: number; xa?: Record<string, string> | undefined }): void {
-    const pick = <K extends 'm' | 'mt' | 'xa'>(k: K, cur: TreeEntry[K]) => (k in meta ? meta[k] : cur);
-    if (path === '/') {
-      this.rootAttrs = { m: pick('m', this.rootAttrs.m)!, mt: pick('mt', this.rootAttrs.mt)!, xa: pick('xa', this.rootAttrs.xa) };
-      return;
-    }
-    if (!this.get(path)) throw new ApiError(RpcCode.NOT_FOUND, `${path} does not exist`);
-    const parts = splitPath(path);
-    const name = parts.pop()!;
-    const map = this.open(parts.length ? '/' + parts.join('/') : '/');
-    const cur = map.get(name)!;
-    map.set(name, { ...cur, m: pick('m', cur.m)!, mt: pick('mt', cur.mt)!, xa: pick('xa', cur.xa) });
-  }
-
-  /** Create missing directories along `dirPath` with `mode`; existing non-dirs → FAILED_PRECONDITION. */
-  mkdirs(dirPath: string, mode = S_IFDIR | 0o755, now = Date.now()): void {
-    const parts = splitPath(dirPath);
-    let cur = '/';
-    for (const part of parts) {
-      const next = joinPath(cur, part);
-      const e = this.get(next);
-      if (!e) this.set(next, { t: 'd', m: mode, mt: now, tr: this.store.emptyTree });
-      else if (e.t !== 'd') throw new ApiError(RpcCode.FAILED_PRECONDITION, `${next} exists and is not a directory`);
-      cur = next;
-    }
-  }
-
-  /** Remove the entry at `path` (recursively for dirs); returns it, or undefined if absent. */
-  remove(path: string): TreeEntry | undefined {
-    if (path === '/') throw new ApiError(RpcCode.INVALID_ARGUMENT, 'cannot remove the root directory');
-    const e = this.get(path);
-    if (!e) return undefined;
-    const parts = splitPath(path);
-    const name = parts.pop()!;
-    const parent = parts.length ? '/' + parts.join('/') : '/';
-    this.open(parent).delete(name);
-    for (const k of [...this.dirty.keys()]) if (k === path || k.startsWith(path + '/')) this.dirty.delete(k);
-    this.rewriteLinks(path, undefined);
-    return e;
-  }
-
-  /**
-   * Move the entry at `src` to `dst` (replacing whatever is at dst; the caller checks POSIX
-   * rules first). Pending edits under src move with it; hard-link groups follow the new paths.
-   */
-  move(src: string, dst: string): void {
-    const e = this.get(src);
-    if (!e) throw new ApiError(RpcCode.NOT_FOUND, `${src} does not exist`);
-    if (src === dst) return;
-    if (dst.startsWith(src + '/')) throw new ApiError(RpcCode.INVALID_ARGUMENT, `cannot move ${src} into itself`);
-    if (this.get(dst)) this.remove(dst);
-    const moved: Array<[string, Map<string, TreeEntry>]> = [];
-    for (const [k, v] of [...this.dirty]) {
-      if (k === src || k.startsWith(src + '/')) {
-        moved.push([dst + k.slice(src.length), v]);
-        this.dirty.delete(k);
-      }
-    }
-    const sp = splitPath(src);
-    const sname = sp.pop()!;
-    this.open(sp.length ? '/' + sp.join('/') : '/').delete(sname);
-    const dp = splitPath(dst);
-    const dname = dp.pop()!;
-    this.open(dp.length ? '/' + dp.join('/') : '/').set(dname, e);
-    for (const [k, v] of moved) this.dirty.set(k, v);
-    this.rewriteLinks(src, dst);
-  }
-
-  /** Rename (dst) or drop (dst undefined) every hard-link path at or under `src`. */
-  private rewriteLinks(src: string, dst: string | undefined): void {
-    for (const [id, paths] of Object.entries(this.linkGroups)) {
-      const next: string[] = [];
-      for (const p of paths) {
-        if (p === src || p.startsWith(src + '/')) {
-          if (dst !== undefined) next.push(dst + p.slice(src.length));
-        } else next.push(p);
-      }
-      if (next.length <= 1) {
-        // A group of one is no longer a hard link: clear the marker on the survivor.
-        delete this.linkGroups[id];
-        if (next.length === 1) {
-          const survivor = this.get(next[0]!);
-          if (survivor && survivor.ln === id) this.setKeepingDirty(next[0]!, { ...survivor, ln: undefined });
-        }
-      } else this.linkGroups[id] = next;
-    }
-  }
-
-  /** set() for a non-directory entry, without discarding pending edits elsewhere. */
-  private setKeepingDirty(path: string, entry: TreeEntry): void {
-    const parts = splitPath(path);
-    const name = parts.pop()!;
-    this.open(parts.length ? '/' + parts.join('/') : '/').set(name, entry);
-  }
-
-  /** Hard-link groups (mutable view). */
-  get links(): Record<string, string[]> {
-    return this.linkGroups;
-  }
-
-  /** Write every changed directory bottom-up; returns the new root hash. */
-  commit(): string {
-    if (this.dirty.size === 0 && !this.attrsChanged() && !this.linksChanged()) return this.baseRoot;
-    const paths = [...this.dirty.keys()].sort((a, b) => splitPath(b).length - splitPath(a).length);
-    const hashes = new Map<string, string>();
-    for (const p of paths) {
-      if (p === '/') continue;
-      const map = this.dirty.get(p)!;
-      const hash = this.store.put({ e: this.resolved(p, map, hashes) });
-      hashes.set(p, hash);
-    }
-    const rootMap = this.dirty.get('/') ?? new Map(this.store.get(this.baseRoot).e);
-    return this.store.put({ e: this.resolved('/', rootMap, hashes), links: this.linkGroups, root: this.rootAttrs });
-  }
-
-  private resolved(dir: string, map: Map<string, TreeEntry>, hashes: Map<string, string>): Array<[string, TreeEntry]> {
-    const out: Array<[string, TreeEntry]> = [];
-    for (const [name, e] of map) {
-      if (e.t === 'd' && !e.tr) {
-        const h = hashes.get(joinPath(dir, name));
-        if (!h) throw new Error(`internal: no tree for ${joinPath(dir, name)}`);
-        out.push([name, { ...e, tr: h }]);
-      } else out.push([name, e]);
-    }
-    return out;
-  }
-
-  private attrsChanged(): boolean {
-    const b = this.store.get(this.baseRoot).root;
-    return JSON.stringify(b ?? { m: S_IFDIR | 0o755, mt: 0 }) !== JSON.stringify(this.rootAttrs);
-  }
-
-  private linksChanged(): boolean {
-    return JSON.stringify(this.store.get(this.baseRoot).links ?? {}) !== JSON.stringify(this.linkGroups);
-  }
-}
+export { TreeEditor } from './tree-editor.js';

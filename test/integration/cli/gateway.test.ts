@@ -73,6 +73,29 @@ describe('gateway serve / token create', () => {
     expect(human.out).toMatch(/^running:\s+yes/m);
   });
 
+  it('gc --dry-run --json reports, gc removes what a deleted session held, status shows live vs reclaimable', async () => {
+    const env = { AETHER_URL: gw.url, AETHER_TOKEN: gw.token, AETHER_HOME: tmp.dir };
+    const s = await gw.call('POST', '/v1/sessions', {});
+    const content = Buffer.from('gc me '.repeat(20_000)).toString('base64');
+    expect((await gw.call('POST', `/v1/sessions/${s.body.id}/batch`, { operations: [{ write: { path: '/big', content } }] })).status).toBe(200);
+    expect((await gw.call('DELETE', `/v1/sessions/${s.body.id}`)).status).toBe(200);
+    const st = await runMain(['gateway', 'status', '--json'], { env });
+    expect(st.code).toBe(0);
+    expect(typeof st.json().liveBytes).toBe('number');
+    expect(typeof st.json().reclaimableBytes).toBe('number');
+    const dry = await runMain(['gateway', 'gc', '--dry-run', '--json'], { env });
+    expect(dry.code).toBe(0);
+    expect(dry.json()).toMatchObject({ dryRun: true, removedBlobs: '0' });
+    expect(dry.out).not.toContain(gw.token);
+    const human = await runMain(['gateway', 'gc'], { env });
+    expect(human.code).toBe(0);
+    expect(human.out).toMatch(/^removed:/m);
+    // Another tenant's token is refused with a one-line error and a non-zero exit.
+    const token = await gw.tokenFor('gc-other');
+    const denied = await runMain(['gateway', 'gc'], { env: { ...env, AETHER_TOKEN: token } });
+    expect(denied.code).toBe(5);
+  });
+
   it('stop without an embedded gateway is a no-op', async () => {
     const r = await runMain(['gateway', 'stop', '--json'], { env: { AETHER_HOME: tmp.dir } });
     expect(r.code).toBe(0);

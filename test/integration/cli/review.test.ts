@@ -94,9 +94,10 @@ describe('approvals and commit', () => {
     expect(c.out.trim()).toMatch(/^[0-9a-f]{40}$/);
     expect(c.err).toContain('committed session');
 
-    const j = await h.run(['commit', '-m', 'again', '--session', id, '--json']);
+    const j = await h.run(['commit', '-m', 'again', '--session', id, '--json', '--allow-empty']);
     expect(j.code).toBe(0);
     expect(j.json().commitId).toMatch(/^[0-9a-f]{40}$/);
+    expect(j.json().created).toBe(true);
   });
 
   it('deny keeps feedback; show displays it', async () => {

@@ -157,6 +157,43 @@ describe('blob and CAS metrics routes', () => {
     expect((await t.call('GET', '/v1/metrics/cas', undefined, null)).status).toBe(401);
   });
 
+  it('scopes CAS metrics to the caller tenant; only the admin token sees gateway-wide figures', async () => {
+    const other = await t.tokenFor('metrics-other');
+    const asOther = (m: string, p: string, b?: unknown) => t.call(m, p, b, other);
+    const before = await metrics();
+    const o0 = (await asOther('GET', '/v1/metrics/cas')).body;
+    expect(o0).toEqual({ tenantId: expect.stringMatching(/^tenant_/), blobsStored: '0', bytesStored: '0', blobsServed: '0', bytesServed: '0', bytesReceived: '0' });
+    expect(o0.gateway).toBeUndefined();
+
+    // The other tenant writes 3000 new bytes and reads them back.
+    const osid = (await asOther('POST', '/v1/sessions', {})).body.id;
+    const data = randomBytes(3000);
+    expect((await asOther('POST', `/v1/sessions/${osid}/batch`, { operations: [{ write: { path: '/o.bin', content: b64(data) } }] })).status).toBe(200);
+    const ohash = (await asOther('POST', `/v1/sessions/${osid}:getCasExtents`, { path: '/o.bin' })).body.extents[0].hash;
+    const r = await get(ohash, {}, other, osid);
+    expect(Buffer.from(await r.arrayBuffer()).equals(data)).toBe(true);
+
+    const o1 = (await asOther('GET', '/v1/metrics/cas')).body;
+    expect(o1).toMatchObject({ tenantId: o0.tenantId, blobsStored: '1', bytesStored: '3000', blobsServed: '1', bytesServed: '3000', bytesReceived: '3000' });
+    expect(o1.gateway).toBeUndefined();
+
+    // The admin's own (default tenant) figures did not move; its gateway-wide ones did.
+    const after = await metrics();
+    expect(after.tenantId).not.toBe(o0.tenantId);
+    for (const k of ['blobsStored', 'bytesStored', 'blobsServed', 'bytesServed', 'bytesReceived']) expect(after[k], k).toBe(before[k]);
+    const g0 = before.gateway as unknown as Record<string, string>;
+    const g1 = after.gateway as unknown as Record<string, string>;
+    expect(Number(g1.blobsStored) - Number(g0.blobsStored)).toBe(1);
+    expect(Number(g1.bytesStored) - Number(g0.bytesStored)).toBe(3000);
+    expect(Number(g1.bytesServed) - Number(g0.bytesServed)).toBe(3000);
+    expect(Number(g1.bytesReceived) - Number(g0.bytesReceived)).toBe(3000);
+    // A non-admin token of the default tenant gets the tenant figures, not the gateway's.
+    const plain = await t.tokenFor('default');
+    const d = (await t.call('GET', '/v1/metrics/cas', undefined, plain)).body;
+    expect(d.tenantId).toBe(after.tenantId);
+    expect(d.gateway).toBeUndefined();
+  });
+
   it('parses Range headers (including against an empty blob)', () => {
     expect(parseByteRange(undefined, 10)).toBeUndefined();
     expect(parseByteRange('bytes=0-0', 10)).toEqual([0, 0]);

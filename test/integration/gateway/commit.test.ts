@@ -86,7 +86,9 @@ describe('commit', () => {
       gitBranch: { branchName: 'fix/login-validation' },
     });
     expect(r.status).toBe(200);
-    expect(Object.keys(r.body)).toEqual(['commitId']);
+    expect(Object.keys(r.body).sort()).toEqual(['commitId', 'created', 'diff', 'parentId']);
+    expect(r.body.created).toBe(true);
+    expect(r.body.parentId).toBe(base);
     expect(r.body.commitId).toMatch(/^[0-9a-f]{40}$/);
     const commitId = r.body.commitId;
 
@@ -193,11 +195,12 @@ describe('commit', () => {
 
   it('uses the principal as the default author', async () => {
     const sessionId = await newSession();
-    const r = await t.call('POST', `/v1/sessions/${sessionId}/commit`, { message: 'no author given\n\nbody line', gitBranch: { branchName: 'defaults' } });
+    const r = await t.call('POST', `/v1/sessions/${sessionId}/commit`, { message: 'no author given\n\nbody line', gitBranch: { branchName: 'defaults' }, allowEmpty: true });
+    expect(r.body.created).toBe(true);
     expect(r.status).toBe(200);
     const log = (await git(remote.bare, 'log', '-1', '--format=%an%n%ae%n%s%n%b', 'refs/heads/defaults')).trim().split('\n');
     expect(log).toEqual(['admin', 'admin@aether.local', 'no author given', 'body line']);
-    // Nothing changed: the commit has the base tree.
+    // Nothing changed (allowEmpty): the commit has the base tree.
     expect((await git(remote.bare, 'rev-parse', 'refs/heads/defaults^{tree}')).trim()).toBe((await git(remote.bare, 'rev-parse', `${base}^{tree}`)).trim());
   });
 
@@ -269,6 +272,7 @@ describe('commit', () => {
       await git(dir, 'clone', '--quiet', '--bare', remote.bare, bare);
       const src = await t.call('POST', '/v1/sources', { displayName: 'vanishing', gitRemote: { remoteUrl: bare } });
       const s = await t.call('POST', '/v1/sessions', { sourceRef: { sourceId: src.body.sourceId } });
+      await writeSessionFiles(t.gw, s.body.id, { '/new.txt': 'x\n' });
       await fs.rm(bare, { recursive: true, force: true });
       const r = await t.call('POST', `/v1/sessions/${s.body.id}/commit`, { message: 'x', gitBranch: { branchName: 'x' } });
       expect(r.status).toBe(503);

@@ -228,6 +228,8 @@ describe('gateway ⇄ openapi.yaml contract', () => {
       expect(again.body.code).toBe(9);
       conforms('POST /v1/sessions/{sessionId}/approvals/{approvalId}/grant', again);
       await ok('GET /v1/sessions/{sessionId}/approvals/{approvalId}', `/v1/sessions/${sid}/approvals/${approvalId}`);
+      const d = await ok('GET /v1/sessions/{sessionId}/diff', `/v1/sessions/${sid}/diff?statWidth=100`);
+      expect(d.diff.filesChanged).toBeGreaterThan(0);
       const c = await ok('POST /v1/sessions/{sessionId}/commit', `/v1/sessions/${sid}/commit`, {
         message: 'Fix login validation',
         author: { name: 'Alice Example', email: 'alice@example.com' },
@@ -313,6 +315,11 @@ describe('gateway ⇄ openapi.yaml contract', () => {
       expect(a.completionTime).toBeDefined();
       await ok('GET /v1/usage', '/v1/usage?windowStart=2026-03-01T00:00:00Z&windowEnd=2026-03-31T23:59:59Z&granularity=day');
       await ok('GET /v1/metrics/cas', '/v1/metrics/cas');
+      // Storage administration (extensions): a throwaway session deleted, a dry-run GC, the storage report.
+      const doomed = (await ok('POST /v1/sessions', '/v1/sessions', {})).id;
+      await ok('DELETE /v1/sessions/{sessionId}', `/v1/sessions/${doomed}`);
+      await ok('POST /v1/admin/gc', '/v1/admin/gc', { dryRun: true });
+      await ok('GET /v1/admin/storage', '/v1/admin/storage');
     });
 
     it('POSIX locks (get, set, flock, funlock, releasePosixLocks) and collaboration locks', async () => {

@@ -90,6 +90,10 @@ const EXTENSION_ROUTES = [
   'DELETE /v1/sessions/{sessionId}/cache/{key}',
   'GET /v1/healthz',
   'POST /v1/sessions/{sessionId}:releasePosixLocks',
+  'DELETE /v1/sessions/{sessionId}',
+  'POST /v1/admin/gc',
+  'GET /v1/admin/storage',
+  'GET /v1/sessions/{sessionId}/diff',
 ];
 const EXTENSION_FIELDS: Array<[schema: string, property: string]> = [
   ['v1RestoreRequest', 'label'],
@@ -99,6 +103,14 @@ const EXTENSION_FIELDS: Array<[schema: string, property: string]> = [
   ['v1ManifestNode', 'xattrNames'],
   ['v1SetPosixLockBlockingRequest', 'timeoutMs'],
   ['v1FlockRequest', 'timeoutMs'],
+  ['v1CommitRequest', 'includeIgnored'],
+  ['v1CommitRequest', 'allowEmpty'],
+  ['v1CommitRequest', 'dryRun'],
+  ['v1CommitRequest', 'statWidth'],
+  ['v1CommitResponse', 'created'],
+  ['v1CommitResponse', 'parentId'],
+  ['v1CommitResponse', 'diff'],
+  ['v1Source', 'lastJob'],
 ];
 // Extension query/header parameters on seed operations: [operation, parameter name].
 const EXTENSION_PARAMS: Array<[op: string, name: string]> = [
@@ -108,6 +120,8 @@ const EXTENSION_PARAMS: Array<[op: string, name: string]> = [
   ['GET /v1/sessions/{sessionId}/events', 'waitSeconds'],
   ['GET /v1/sessions/{sessionId}/secrets/{secretName}', 'scope'],
   ['POST /v1/sessions/{sessionId}:rename', 'x-aether-client-id'],
+  ['POST /v1/sessions/{sessionId}:rename', 'x-aether-request-id'],
+  ['POST /v1/sessions/{sessionId}/batch', 'x-aether-request-id'],
 ];
 // Enum values the gateway uses beyond the seed contract, listed in `x-aether-extension-values`.
 const EXTENSION_ENUM_VALUES: Record<string, string[]> = {
