@@ -111,6 +111,11 @@ export class FsNode {
    * refresh that started before it carries older metadata and must not clear `metaStale`/`stale`.
    */
   invalGen = 0;
+  /**
+   * The local-change generation that last changed this directory's set of names (0 = never): a
+   * listing that began before it does not know that change and must not add or drop names.
+   */
+  localGen = 0;
 
   constructor(parent: FsNode | undefined, name: string, ino: number, kind: Kind, mode: number, now: number) {
     this.parent = parent;

@@ -138,6 +138,7 @@ export class SessionFilesystem extends FsRemoteFollow {
     node.remote = true;
     node.listed = true; // created here: complete and empty, so lookups inside never hit the gateway
     parent.children!.set(name, node);
+    this.touchDir(parent);
     parent.mtime = parent.ctime = this.clock.now();
     return this.attr(node);
   }
@@ -196,6 +197,7 @@ export class SessionFilesystem extends FsRemoteFollow {
     node.target = target;
     node.remoteHash = sha256(Buffer.from(target));
     parent.children!.set(name, node);
+    this.touchDir(parent);
     parent.mtime = parent.ctime = node.ctime; // [posix hook] POSIX: the new name changes the parent
     return this.attr(node);
   }
@@ -215,6 +217,7 @@ export class SessionFilesystem extends FsRemoteFollow {
       throw fromGatewayError(e);
     }
     parent.children!.set(name, node);
+    this.touchDir(parent);
     node.aliases.push({ parent, name });
     node.nlink++;
     node.ctime = this.clock.now();
@@ -268,17 +271,20 @@ export class SessionFilesystem extends FsRemoteFollow {
     }
     if (node.parent === s.parent && node.name === s.name) {
       s.parent.children!.delete(s.name);
+      this.touchDir(s.parent);
       node.parent = d.parent;
       node.name = d.name;
     } else {
       const alias = node.aliases.find((a) => a.parent === s.parent && a.name === s.name);
       s.parent.children!.delete(s.name);
+      this.touchDir(s.parent);
       if (alias) {
         alias.parent = d.parent;
         alias.name = d.name;
       }
     }
     d.parent.children!.set(d.name, node);
+    this.touchDir(d.parent);
     const now = this.clock.now();
     s.parent.mtime = s.parent.ctime = now;
     d.parent.mtime = d.parent.ctime = now;
@@ -306,10 +312,12 @@ export class SessionFilesystem extends FsRemoteFollow {
     const otherNames = (isPrimary ? 0 : 1) + node.aliases.filter((a) => !(a.parent === parent && a.name === name)).length;
     if (otherNames === 0) {
       parent.children!.delete(name);
+      this.touchDir(parent);
       node.name = hiddenName;
       node.hidden = true; // never uploaded again; `remote` stays: its base bytes are still read from the gateway's extents
       node.nlink = 0;
       parent.children!.set(hiddenName, node);
+      this.touchDir(parent);
     } else {
       // The node lives on under its other name; the hidden name is a stand-in with its attributes.
       this.removeName(node, parent, name);
@@ -317,6 +325,7 @@ export class SessionFilesystem extends FsRemoteFollow {
       ghost.hidden = true;
       ghost.hiddenOf = node;
       parent.children!.set(hiddenName, ghost);
+      this.touchDir(parent);
     }
     parent.mtime = parent.ctime = this.clock.now();
   }
@@ -491,6 +500,7 @@ export class SessionFilesystem extends FsRemoteFollow {
     }
     const node = this.newNode(parent, name, 'file', modeFor('file', mode));
     parent.children!.set(name, node);
+    this.touchDir(parent);
     parent.mtime = parent.ctime = this.clock.now();
     const d = this.markDirty(node);
     d.force = true;

@@ -57,6 +57,8 @@ export abstract class FsTree {
 
   /** [posix hook] Bumped by every invalidate(): see FsNode.invalGen. */
   protected invalGen = 0;
+  /** Bumped by every local change of a directory's names: see FsNode.localGen. */
+  protected localGen = 0;
 
   protected readonly blobInFlight = new Map<string, Promise<Buffer>>();
 
@@ -166,6 +168,7 @@ export abstract class FsTree {
   protected async loadListing(dir: FsNode): Promise<void> {
     const dirPath = dir.path;
     const gen = this.invalGen; // [posix hook] nodes invalidated after this point keep their marks
+    const lg = this.localGen; // names added/removed locally after this point are newer than the listing
     dir.stale = false;
     const seen = new Map<string, ManifestNode>();
     this.stats.listings++;
@@ -182,6 +185,11 @@ export abstract class FsTree {
       throw fromGatewayError(e);
     }
     const children = dir.children!;
+    // A local create/unlink/rename in this directory landed while the listing was in flight (its
+    // gateway side may not be in the answer yet, overlay mode: not shipped): keep our names, take
+    // only the metadata of untouched children, and list again later.
+    const namesFresh = dir.localGen <= lg;
+    if (!namesFresh) dir.stale = true;
     for (const [name, m] of seen) {
       const kind = typeOfManifest(m);
       let child = children.get(name);
@@ -190,14 +198,16 @@ export abstract class FsTree {
         child = undefined;
       }
       if (!child) {
+        if (!namesFresh) continue;
         child = this.newNode(dir, name, kind, modeFor(kind, m.mode));
         children.set(name, child);
       } else if (child.invalGen > gen) continue; // [posix hook] changed since this listing began
+      else if (this.ov && (child.queued || child.pendingPut !== undefined)) continue; // unshipped local change wins
       this.applyMeta(child, m);
     }
     for (const [name, child] of [...children]) {
       // Gone remotely: drop, unless it is a local creation not uploaded yet.
-      if (!seen.has(name) && child.remote && !child.dirty && !child.hidden && child.invalGen <= gen) {
+      if (namesFresh && !seen.has(name) && child.remote && !child.dirty && !child.hidden && child.invalGen <= gen) {
         children.delete(name);
       }
     }
@@ -276,8 +286,16 @@ export abstract class FsTree {
     return { parent, name };
   }
 
+  /** A local change added or removed a name in `dir` (see FsNode.localGen). */
+  protected touchDir(dir: FsNode): void {
+    dir.localGen = ++this.localGen;
+  }
+
   protected detach(node: FsNode): void {
-    if (node.parent && node.parent.children?.get(node.name) === node) node.parent.children.delete(node.name);
+    if (node.parent && node.parent.children?.get(node.name) === node) {
+      node.parent.children.delete(node.name);
+      this.touchDir(node.parent);
+    }
     if (node.aliases.length) {
       const next = node.aliases.shift()!;
       node.parent = next.parent;
@@ -336,6 +354,7 @@ export abstract class FsTree {
   protected removeName(node: FsNode, parent: FsNode, name: string): void {
     if (node.parent === parent && node.name === name) {
       parent.children!.delete(name);
+      this.touchDir(parent);
       if (node.aliases.length) {
         const next = node.aliases.shift()!;
         node.parent = next.parent;
@@ -344,6 +363,7 @@ export abstract class FsTree {
     } else {
       node.aliases = node.aliases.filter((a) => !(a.parent === parent && a.name === name));
       parent.children!.delete(name);
+      this.touchDir(parent);
     }
     node.nlink = Math.max(0, node.nlink - 1);
     parent.mtime = parent.ctime = this.clock.now();

@@ -138,6 +138,7 @@ export abstract class FsOverlayGlue extends FsWriteThrough {
     node.queued = true;
     node.listed = true;
     parent.children!.set(name, node);
+    this.touchDir(parent);
     parent.mtime = parent.ctime = this.clock.now();
     return this.attr(node);
   }
@@ -173,6 +174,7 @@ export abstract class FsOverlayGlue extends FsWriteThrough {
     node.target = target;
     node.remoteHash = sha256(Buffer.from(target));
     parent.children!.set(name, node);
+    this.touchDir(parent);
     parent.mtime = parent.ctime = this.clock.now();
     return this.attr(node);
   }
@@ -187,6 +189,7 @@ export abstract class FsOverlayGlue extends FsWriteThrough {
     node.createSeq = undefined;
     this.enqueue({ kind: 'link', path: src, path2: dst });
     parent.children!.set(name, node);
+    this.touchDir(parent);
     node.aliases.push({ parent, name });
     node.nlink++;
     node.ctime = this.clock.now();

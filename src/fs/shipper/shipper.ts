@@ -214,6 +214,7 @@ export class Shipper {
   }
 
   private done(seqs: number[]): void {
+    this.log.debug('shipped', { seqs: seqs.join(',') });
     this.o.store.removeOps(seqs);
     this.stats.shippedOps += seqs.length;
   }
@@ -296,6 +297,7 @@ export class Shipper {
       return;
     }
     this.stats.requests++;
+    this.log.debug('ship batch', { ops: real.map((g) => `${g.op.seq}:${g.op.kind}:${g.op.path}`).join(' ') });
     try {
       await this.o.client.batch(this.o.sessionId, { operations: real.map((g) => g.wire) });
     } catch (e) {
@@ -353,6 +355,7 @@ export class Shipper {
     const c = this.o.client;
     const sid = this.o.sessionId;
     this.stats.requests++;
+    this.log.debug('ship op', { seq: op.seq, kind: op.kind, path: op.path, path2: op.path2 });
     try {
       switch (op.kind) {
         case 'mkdir':
