@@ -97,7 +97,18 @@ export type Int64Like = number | bigint | string;
 export interface CallOptions {
   /** Abort the call; it then rejects with a GatewayError (rpcCode 1 CANCELLED). */
   signal?: AbortSignal;
+  /**
+   * `x-aether-request-id` (marked extension): a mutation whose id the gateway already applied
+   * answers with the recorded outcome instead of applying again, so a call that carries one is
+   * safe to retry after an unknown outcome. 1–128 of `[A-Za-z0-9_.:-]`; reuse it for every retry.
+   */
+  requestId?: string;
+  /** Extra request headers for this call (never authorization). */
+  headers?: Record<string, string>;
 }
+
+/** Shape of a valid `x-aether-request-id` (the gateway ignores anything else). */
+export const REQUEST_ID_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Query of `diffSession`. */
 export interface SessionDiffOptions extends CallOptions {

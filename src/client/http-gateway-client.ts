@@ -16,6 +16,7 @@
 //   - Every failure surfaces as a GatewayError.
 // Callers: cli/ (composition root: mount, control-plane commands), integration tests.
 import type { GcReportJson, StorageReportJson } from './gateway-client.js';
+import { REQUEST_ID_RE } from './gateway-client.js';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -182,6 +183,14 @@ export interface GatewayClientStats {
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 type QueryValue = string | number | boolean | string[] | undefined;
 
+/** The per-call parts of CallOptions a RequestSpec carries. */
+function callOpts(opts: CallOptions): Pick<RequestSpec, 'signal' | 'callHeaders' | 'requestId'> {
+  if (opts.requestId !== undefined && !REQUEST_ID_RE.test(opts.requestId)) {
+    throw new GatewayError(`invalid request id ${JSON.stringify(opts.requestId.slice(0, 40))}: 1-128 of [A-Za-z0-9_.:-]`, { rpcCode: RpcCode.INVALID_ARGUMENT, code: GatewayErrorCode.INVALID_ARGUMENT, operation: 'request id' });
+  }
+  return { signal: opts.signal, ...(opts.headers ? { callHeaders: opts.headers } : {}), ...(opts.requestId ? { requestId: opts.requestId } : {}) };
+}
+
 interface RequestSpec {
   method: Method;
   /** Route path, already percent-encoded, starting with "/v1". */
@@ -194,6 +203,10 @@ interface RequestSpec {
   longLived?: boolean;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /** Per-call headers from CallOptions (merged over `headers`). */
+  callHeaders?: Record<string, string>;
+  /** `x-aether-request-id`: makes a mutation safe to retry (see CallOptions.requestId). */
+  requestId?: string;
   /** Send the bearer token (default true). */
   auth?: boolean;
   /** Extra statuses that are not errors (e.g. 416 for blob reads). */
@@ -420,6 +433,8 @@ export class HttpGatewayClient implements GatewayClient {
   /** One HTTP exchange: returns the response with an unread body, or throws for error statuses. */
   private async exchange(spec: RequestSpec, op: string, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { 'user-agent': this.userAgent, accept: 'application/json', ...spec.headers };
+    for (const [k, v] of Object.entries(spec.callHeaders ?? {})) if (k.toLowerCase() !== 'authorization') headers[k.toLowerCase()] = v;
+    if (spec.requestId) headers['x-aether-request-id'] = spec.requestId;
     if (spec.auth !== false && this.token) headers.authorization = `Bearer ${this.token}`;
     if (this.clientId) headers['x-aether-client-id'] = this.clientId;
     let body: Buffer | undefined;
@@ -491,7 +506,8 @@ export class HttpGatewayClient implements GatewayClient {
         },
         {
           policy: this.policy,
-          idempotent: spec.idempotent ?? spec.method === 'GET',
+          // A request id makes a repeated mutation answer with its first outcome: safe to retry.
+          idempotent: spec.idempotent ?? (spec.method === 'GET' || !!spec.requestId),
           signal,
           onRetry: (err, attempt, delayMs) => {
             this.counters.retries++;
@@ -526,19 +542,19 @@ export class HttpGatewayClient implements GatewayClient {
   // -------------------------------------------------------------------------------------------
 
   async createSession(req: CreateSessionRequest = {}, opts: CallOptions = {}): Promise<Session> {
-    return this.json({ method: 'POST', path: '/v1/sessions', body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: '/v1/sessions', body: req, ...callOpts(opts) });
   }
 
   async getSession(sessionId: string, opts: CallOptions = {}): Promise<Session> {
-    return this.json({ method: 'GET', path: sess(sessionId), signal: opts.signal });
+    return this.json({ method: 'GET', path: sess(sessionId), ...callOpts(opts) });
   }
 
   async listSessions(opts: ListSessionsOptions = {}): Promise<ListSessionsResponse> {
-    return this.json({ method: 'GET', path: '/v1/sessions', query: { pageSize: opts.pageSize, pageToken: opts.pageToken, tag: opts.tag }, signal: opts.signal });
+    return this.json({ method: 'GET', path: '/v1/sessions', query: { pageSize: opts.pageSize, pageToken: opts.pageToken, tag: opts.tag }, ...callOpts(opts) });
   }
 
   async forkSession(sessionId: string, req: ForkSessionRequest = {}, opts: CallOptions = {}): Promise<Session> {
-    return this.json({ method: 'POST', path: `${sess(sessionId)}/fork`, body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/fork`, body: req, ...callOpts(opts) });
   }
 
   async getManifest(sessionId: string, opts: GetManifestOptions = {}): Promise<GetManifestResponse> {
@@ -552,7 +568,7 @@ export class HttpGatewayClient implements GatewayClient {
         includeCasExtents: opts.includeCasExtents,
         maxDepth: opts.maxDepth,
       },
-      signal: opts.signal,
+      ...callOpts(opts),
     });
   }
 
@@ -563,16 +579,16 @@ export class HttpGatewayClient implements GatewayClient {
   }
 
   async createCheckpoint(sessionId: string, req: CreateCheckpointRequest = {}, opts: CallOptions = {}): Promise<Checkpoint> {
-    return this.json({ method: 'POST', path: `${sess(sessionId)}/checkpoints`, body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/checkpoints`, body: req, ...callOpts(opts) });
   }
 
   async listCheckpoints(sessionId: string, opts: CallOptions = {}): Promise<ListCheckpointsResponse> {
-    return this.json({ method: 'GET', path: `${sess(sessionId)}/checkpoints`, signal: opts.signal });
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/checkpoints`, ...callOpts(opts) });
   }
 
   async restore(sessionId: string, target: RestoreTarget, opts: CallOptions = {}): Promise<RestoreResponse> {
     const body = target.checkpointId !== undefined ? { checkpointId: target.checkpointId } : { label: target.label };
-    return this.json({ method: 'POST', path: `${sess(sessionId)}/restore`, body, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/restore`, body, ...callOpts(opts) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -580,39 +596,39 @@ export class HttpGatewayClient implements GatewayClient {
   // -------------------------------------------------------------------------------------------
 
   async addAnnotation(sessionId: string, req: AddAnnotationRequest, opts: CallOptions = {}): Promise<AddAnnotationResponse> {
-    return this.json({ method: 'POST', path: `${sess(sessionId)}/annotations`, body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/annotations`, body: req, ...callOpts(opts) });
   }
 
   async listAnnotations(sessionId: string, opts: ListAnnotationsOptions = {}): Promise<ListAnnotationsResponse> {
-    return this.json({ method: 'GET', path: `${sess(sessionId)}/annotations`, query: { filePath: opts.filePath }, signal: opts.signal });
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/annotations`, query: { filePath: opts.filePath }, ...callOpts(opts) });
   }
 
   async updateAnnotation(sessionId: string, annotationId: string, req: UpdateAnnotationRequest, opts: CallOptions = {}): Promise<UpdateAnnotationResponse> {
-    return this.json({ method: 'PATCH', path: `${sess(sessionId)}/annotations/${enc(annotationId)}`, body: req, signal: opts.signal });
+    return this.json({ method: 'PATCH', path: `${sess(sessionId)}/annotations/${enc(annotationId)}`, body: req, ...callOpts(opts) });
   }
 
   async requestApproval(sessionId: string, req: RequestApprovalRequest = {}, opts: CallOptions = {}): Promise<RequestApprovalResponse> {
-    return this.json({ method: 'POST', path: `${sess(sessionId)}/request-approval`, body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/request-approval`, body: req, ...callOpts(opts) });
   }
 
   async grantApproval(sessionId: string, approvalId: string, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}/approvals/${enc(approvalId)}/grant`, body: {}, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/approvals/${enc(approvalId)}/grant`, body: {}, ...callOpts(opts) });
   }
 
   async denyApproval(sessionId: string, approvalId: string, req: DenyApprovalInput = {}, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}/approvals/${enc(approvalId)}/deny`, body: req, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/approvals/${enc(approvalId)}/deny`, body: req, ...callOpts(opts) });
   }
 
   async listApprovals(sessionId: string, opts: CallOptions = {}): Promise<ListApprovalsResponse> {
-    return this.json({ method: 'GET', path: `${sess(sessionId)}/approvals`, signal: opts.signal });
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/approvals`, ...callOpts(opts) });
   }
 
   async getApproval(sessionId: string, approvalId: string, opts: CallOptions = {}): Promise<Approval> {
-    return this.json({ method: 'GET', path: `${sess(sessionId)}/approvals/${enc(approvalId)}`, signal: opts.signal });
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/approvals/${enc(approvalId)}`, ...callOpts(opts) });
   }
 
   async commit(sessionId: string, req: CommitRequest, opts: CallOptions = {}): Promise<CommitResponse> {
-    return this.json({ method: 'POST', path: `${sess(sessionId)}/commit`, body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/commit`, body: req, ...callOpts(opts) });
   }
 
   async diffSession(sessionId: string, opts: SessionDiffOptions = {}): Promise<SessionDiffResponse> {
@@ -626,7 +642,7 @@ export class HttpGatewayClient implements GatewayClient {
         includeIgnored: opts.includeIgnored ? 'true' : undefined,
         statWidth: opts.statWidth,
       },
-      signal: opts.signal,
+      ...callOpts(opts),
     });
   }
 
@@ -639,21 +655,21 @@ export class HttpGatewayClient implements GatewayClient {
       method: 'PUT',
       path: `${sess(sessionId)}/cache/${enc(key)}`,
       body: { value: b64(value), ttlSeconds: optInt64(opts.ttlSeconds) },
-      signal: opts.signal,
+      ...callOpts(opts),
     });
   }
 
   async cacheGet(sessionId: string, key: string, opts: CallOptions = {}): Promise<CacheEntry> {
-    const r = await this.json<GetCacheEntryResponse>({ method: 'GET', path: `${sess(sessionId)}/cache/${enc(key)}`, signal: opts.signal });
+    const r = await this.json<GetCacheEntryResponse>({ method: 'GET', path: `${sess(sessionId)}/cache/${enc(key)}`, ...callOpts(opts) });
     return { found: r.found === true, value: Buffer.from(r.value ?? '', 'base64') };
   }
 
   async cacheDelete(sessionId: string, key: string, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'DELETE', path: `${sess(sessionId)}/cache/${enc(key)}`, signal: opts.signal });
+    return this.none({ method: 'DELETE', path: `${sess(sessionId)}/cache/${enc(key)}`, ...callOpts(opts) });
   }
 
   async busPublish(sessionId: string, req: BusPublishInput, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}/bus:publish`, body: { topic: req.topic, payload: b64(req.payload) }, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/bus:publish`, body: { topic: req.topic, payload: b64(req.payload) }, ...callOpts(opts) });
   }
 
   busSubscribe(sessionId: string, opts: BusSubscribeOptions = {}): AsyncIterable<BusMessage> {
@@ -668,7 +684,7 @@ export class HttpGatewayClient implements GatewayClient {
       },
       headers: { accept: 'application/x-ndjson' },
       longLived: true,
-      signal: opts.signal,
+      ...callOpts(opts),
     };
     return { [Symbol.asyncIterator]: () => this.streamBus(spec) };
   }
@@ -720,11 +736,11 @@ export class HttpGatewayClient implements GatewayClient {
   // -------------------------------------------------------------------------------------------
 
   async createDir(sessionId: string, req: CreateDirectoryRequest, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}/dirs`, body: req, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/dirs`, body: req, ...callOpts(opts) });
   }
 
   async removeDir(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'DELETE', path: `${sess(sessionId)}/dirs`, query: { path: req.path }, signal: opts.signal });
+    return this.none({ method: 'DELETE', path: `${sess(sessionId)}/dirs`, query: { path: req.path }, ...callOpts(opts) });
   }
 
   async deleteFile(sessionId: string, req: DeleteFileInput, opts: CallOptions = {}): Promise<void> {
@@ -732,16 +748,16 @@ export class HttpGatewayClient implements GatewayClient {
       method: 'DELETE',
       path: `${sess(sessionId)}/files`,
       query: { path: req.path, expectedHash: req.expectedHash || undefined },
-      signal: opts.signal,
+      ...callOpts(opts),
     });
   }
 
   async rename(sessionId: string, req: RenameRequest, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}:rename`, body: req, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:rename`, body: req, ...callOpts(opts) });
   }
 
   async batch(sessionId: string, req: BatchInput, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}/batch`, body: { operations: req.operations.map(encodeBatchOp) }, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/batch`, body: { operations: req.operations.map(encodeBatchOp) }, ...callOpts(opts) });
   }
 
   async patchSegments(sessionId: string, req: PatchSegmentsInput, opts: CallOptions = {}): Promise<PatchSegmentsResponse> {
@@ -749,12 +765,12 @@ export class HttpGatewayClient implements GatewayClient {
       method: 'POST',
       path: `${sess(sessionId)}/patchSegments`,
       body: { mutations: req.mutations.map(encodeMutation), conflictPolicy: req.conflictPolicy },
-      signal: opts.signal,
+      ...callOpts(opts),
     });
   }
 
   async createSymlink(sessionId: string, req: CreateSymlinkRequest, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}/symlinks`, body: req, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/symlinks`, body: req, ...callOpts(opts) });
   }
 
   async listSymlinks(sessionId: string, opts: ListSymlinksOptions = {}): Promise<ListSymlinksResponse> {
@@ -762,24 +778,24 @@ export class HttpGatewayClient implements GatewayClient {
       method: 'GET',
       path: `${sess(sessionId)}/symlinks`,
       query: { pathPrefix: opts.pathPrefix, pageSize: opts.pageSize, pageToken: opts.pageToken || undefined },
-      signal: opts.signal,
+      ...callOpts(opts),
     });
   }
 
   async readSymlink(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<ReadSymlinkResponse> {
-    return this.json({ method: 'GET', path: `${sess(sessionId)}/readSymlink`, query: { path: req.path }, signal: opts.signal });
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/readSymlink`, query: { path: req.path }, ...callOpts(opts) });
   }
 
   async link(sessionId: string, req: LinkRequest, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}:link`, body: req, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:link`, body: req, ...callOpts(opts) });
   }
 
   async unlink(sessionId: string, req: UnlinkRequest, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}:unlink`, body: req, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:unlink`, body: req, ...callOpts(opts) });
   }
 
   async getCasExtents(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<GetCasExtentsResponse> {
-    return this.json({ method: 'POST', path: `${sess(sessionId)}:getCasExtents`, body: { path: req.path }, idempotent: true, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}:getCasExtents`, body: { path: req.path }, idempotent: true, ...callOpts(opts) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -787,7 +803,7 @@ export class HttpGatewayClient implements GatewayClient {
   // -------------------------------------------------------------------------------------------
 
   async setXattr(sessionId: string, req: SetXattrInput, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}:setXattr`, body: { path: req.path, name: req.name, value: b64(req.value) }, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:setXattr`, body: { path: req.path, name: req.name, value: b64(req.value) }, ...callOpts(opts) });
   }
 
   async getXattr(sessionId: string, req: XattrInput, opts: CallOptions = {}): Promise<Buffer> {
@@ -796,18 +812,18 @@ export class HttpGatewayClient implements GatewayClient {
       path: `${sess(sessionId)}:getXattr`,
       body: { path: req.path, name: req.name },
       idempotent: true,
-      signal: opts.signal,
+      ...callOpts(opts),
     });
     return Buffer.from(r.value ?? '', 'base64');
   }
 
   async listXattrs(sessionId: string, req: PathInput, opts: CallOptions = {}): Promise<string[]> {
-    const r = await this.json<ListXattrsResponse>({ method: 'POST', path: `${sess(sessionId)}:listXattrs`, body: { path: req.path }, idempotent: true, signal: opts.signal });
+    const r = await this.json<ListXattrsResponse>({ method: 'POST', path: `${sess(sessionId)}:listXattrs`, body: { path: req.path }, idempotent: true, ...callOpts(opts) });
     return r.names ?? [];
   }
 
   async removeXattr(sessionId: string, req: XattrInput, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}:removeXattr`, body: { path: req.path, name: req.name }, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:removeXattr`, body: { path: req.path, name: req.name }, ...callOpts(opts) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -815,11 +831,11 @@ export class HttpGatewayClient implements GatewayClient {
   // -------------------------------------------------------------------------------------------
 
   async getPosixLock(sessionId: string, req: PosixLockInput, opts: CallOptions = {}): Promise<GetPosixLockResponse> {
-    return this.json({ method: 'POST', path: `${sess(sessionId)}:getPosixLock`, body: encodePosixLock(req), idempotent: true, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}:getPosixLock`, body: encodePosixLock(req), idempotent: true, ...callOpts(opts) });
   }
 
   async setPosixLock(sessionId: string, req: PosixLockInput, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}:setPosixLock`, body: encodePosixLock(req), signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:setPosixLock`, body: encodePosixLock(req), ...callOpts(opts) });
   }
 
   async setPosixLockBlocking(sessionId: string, req: SetPosixLockBlockingInput, opts: CallOptions = {}): Promise<void> {
@@ -828,12 +844,12 @@ export class HttpGatewayClient implements GatewayClient {
       path: `${sess(sessionId)}:setPosixLockBlocking`,
       body: { ...encodePosixLock(req), timeoutMs: req.timeoutMs },
       longLived: true,
-      signal: opts.signal,
+      ...callOpts(opts),
     });
   }
 
   async flock(sessionId: string, req: FlockInput, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}:flock`, body: req, longLived: req.blocking === true, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}:flock`, body: req, longLived: req.blocking === true, ...callOpts(opts) });
   }
 
   async funlock(sessionId: string, req: FunlockInput, opts: CallOptions = {}): Promise<void> {
@@ -841,12 +857,12 @@ export class HttpGatewayClient implements GatewayClient {
       method: 'POST',
       path: `${sess(sessionId)}:funlock`,
       body: { path: req.path, owner: req.owner, range: encodeRange(req.range), isFlock: req.isFlock },
-      signal: opts.signal,
+      ...callOpts(opts),
     });
   }
 
   async releasePosixLocks(sessionId: string, req: ReleasePosixLocksInput, opts: CallOptions = {}): Promise<ReleasePosixLocksResponse> {
-    return this.json({ method: 'POST', path: `${sess(sessionId)}:releasePosixLocks`, body: { owner: req.owner }, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}:releasePosixLocks`, body: { owner: req.owner }, ...callOpts(opts) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -854,23 +870,23 @@ export class HttpGatewayClient implements GatewayClient {
   // -------------------------------------------------------------------------------------------
 
   async lockFile(sessionId: string, req: LockRequest, opts: CallOptions = {}): Promise<LockResponse> {
-    return this.json({ method: 'POST', path: `${sess(sessionId)}/files/lock`, body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/files/lock`, body: req, ...callOpts(opts) });
   }
 
   async renewLock(sessionId: string, req: RenewLockRequest, opts: CallOptions = {}): Promise<RenewLockResponse> {
-    return this.json({ method: 'POST', path: `${sess(sessionId)}/files/renew-lock`, body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/files/renew-lock`, body: req, ...callOpts(opts) });
   }
 
   async listLocks(sessionId: string, req: ListLocksInput = {}, opts: CallOptions = {}): Promise<ListLocksResponse> {
-    return this.json({ method: 'POST', path: `${sess(sessionId)}/files/list-locks`, body: req, idempotent: true, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/files/list-locks`, body: req, idempotent: true, ...callOpts(opts) });
   }
 
   async unlockFile(sessionId: string, req: UnlockRequest, opts: CallOptions = {}): Promise<void> {
-    return this.none({ method: 'POST', path: `${sess(sessionId)}/files/unlock`, body: req, signal: opts.signal });
+    return this.none({ method: 'POST', path: `${sess(sessionId)}/files/unlock`, body: req, ...callOpts(opts) });
   }
 
   async forceUnlock(sessionId: string, req: ForceUnlockRequest, opts: CallOptions = {}): Promise<ForceUnlockResponse> {
-    return this.json({ method: 'POST', path: `${sess(sessionId)}/files/force-unlock`, body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: `${sess(sessionId)}/files/force-unlock`, body: req, ...callOpts(opts) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -878,7 +894,7 @@ export class HttpGatewayClient implements GatewayClient {
   // -------------------------------------------------------------------------------------------
 
   async getHealth(sessionId: string, opts: CallOptions = {}): Promise<GetHealthResponse> {
-    return this.json({ method: 'GET', path: `${sess(sessionId)}/health`, signal: opts.signal });
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/health`, ...callOpts(opts) });
   }
 
   async reportHealth(sessionId: string, req: ReportHealthInput, opts: CallOptions = {}): Promise<ReportTestResultsResponse> {
@@ -886,12 +902,12 @@ export class HttpGatewayClient implements GatewayClient {
       method: 'POST',
       path: `${sess(sessionId)}/health/report`,
       body: { reportFormat: req.reportFormat, reportContent: b64(req.reportContent) },
-      signal: opts.signal,
+      ...callOpts(opts),
     });
   }
 
   async getAnalytics(sessionId: string, opts: CallOptions = {}): Promise<SessionAnalytics> {
-    return this.json({ method: 'GET', path: `${sess(sessionId)}/analytics`, signal: opts.signal });
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/analytics`, ...callOpts(opts) });
   }
 
   async getUsage(opts: GetUsageOptions = {}): Promise<TenantUsage> {
@@ -899,26 +915,26 @@ export class HttpGatewayClient implements GatewayClient {
       method: 'GET',
       path: '/v1/usage',
       query: { windowStart: opts.windowStart, windowEnd: opts.windowEnd, granularity: opts.granularity },
-      signal: opts.signal,
+      ...callOpts(opts),
     });
   }
 
   async getCasMetrics(opts: CallOptions = {}): Promise<CasMetrics> {
-    return this.json({ method: 'GET', path: '/v1/metrics/cas', signal: opts.signal });
+    return this.json({ method: 'GET', path: '/v1/metrics/cas', ...callOpts(opts) });
   }
 
   async runGc(req: { dryRun?: boolean; graceSeconds?: number }, opts: CallOptions = {}): Promise<GcReportJson> {
     const body: Record<string, unknown> = { dryRun: !!req.dryRun };
     if (req.graceSeconds !== undefined) body.graceSeconds = String(req.graceSeconds);
-    return this.json({ method: 'POST', path: '/v1/admin/gc', body, signal: opts.signal });
+    return this.json({ method: 'POST', path: '/v1/admin/gc', body, ...callOpts(opts) });
   }
 
   async getStorage(opts: CallOptions = {}): Promise<StorageReportJson> {
-    return this.json({ method: 'GET', path: '/v1/admin/storage', signal: opts.signal });
+    return this.json({ method: 'GET', path: '/v1/admin/storage', ...callOpts(opts) });
   }
 
   async deleteSession(sessionId: string, opts: CallOptions = {}): Promise<void> {
-    await this.json({ method: 'DELETE', path: `/v1/sessions/${encodeURIComponent(sessionId)}`, signal: opts.signal });
+    await this.json({ method: 'DELETE', path: `/v1/sessions/${encodeURIComponent(sessionId)}`, ...callOpts(opts) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -926,7 +942,7 @@ export class HttpGatewayClient implements GatewayClient {
   // -------------------------------------------------------------------------------------------
 
   async createSource(req: CreateSourceRequest, opts: CallOptions = {}): Promise<Source> {
-    return this.json({ method: 'POST', path: '/v1/sources', body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: '/v1/sources', body: req, ...callOpts(opts) });
   }
 
   async listSources(opts: ListSourcesOptions = {}): Promise<ListSourcesResponse> {
@@ -934,28 +950,28 @@ export class HttpGatewayClient implements GatewayClient {
       method: 'GET',
       path: '/v1/sources',
       query: { filter: opts.filter, pageSize: opts.pageSize, pageToken: opts.pageToken || undefined },
-      signal: opts.signal,
+      ...callOpts(opts),
     });
   }
 
   async getSource(sourceId: string, opts: CallOptions = {}): Promise<Source> {
-    return this.json({ method: 'GET', path: `/v1/sources/${enc(sourceId)}`, signal: opts.signal });
+    return this.json({ method: 'GET', path: `/v1/sources/${enc(sourceId)}`, ...callOpts(opts) });
   }
 
   async startImport(sourceId: string, req: StartImportRequest = {}, opts: CallOptions = {}): Promise<ImportJob> {
-    return this.json({ method: 'POST', path: `/v1/sources/${enc(sourceId)}/startImport`, body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: `/v1/sources/${enc(sourceId)}/startImport`, body: req, ...callOpts(opts) });
   }
 
   async refreshSource(sourceId: string, req: RefreshSourceRequest = {}, opts: CallOptions = {}): Promise<ImportJob> {
-    return this.json({ method: 'POST', path: `/v1/sources/${enc(sourceId)}/refresh`, body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: `/v1/sources/${enc(sourceId)}/refresh`, body: req, ...callOpts(opts) });
   }
 
   async promoteSession(sourceId: string, req: PromoteSessionRequest, opts: CallOptions = {}): Promise<ImportJob> {
-    return this.json({ method: 'POST', path: `/v1/sources/${enc(sourceId)}/promoteSession`, body: req, signal: opts.signal });
+    return this.json({ method: 'POST', path: `/v1/sources/${enc(sourceId)}/promoteSession`, body: req, ...callOpts(opts) });
   }
 
   async getJob(sourceId: string, jobId: string, opts: CallOptions = {}): Promise<ImportJob> {
-    return this.json({ method: 'GET', path: `/v1/sources/${enc(sourceId)}/jobs/${enc(jobId)}`, signal: opts.signal });
+    return this.json({ method: 'GET', path: `/v1/sources/${enc(sourceId)}/jobs/${enc(jobId)}`, ...callOpts(opts) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -976,28 +992,28 @@ export class HttpGatewayClient implements GatewayClient {
         waitSeconds: opts.waitSeconds,
       },
       longLived: (opts.waitSeconds ?? 0) > 0,
-      signal: opts.signal,
+      ...callOpts(opts),
     });
   }
 
   async listSecrets(sessionId: string, opts: SecretScopeOptions = {}): Promise<ListSecretsResponse> {
-    return this.json({ method: 'GET', path: `${sess(sessionId)}/secrets`, query: { scope: opts.scope }, signal: opts.signal });
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/secrets`, query: { scope: opts.scope }, ...callOpts(opts) });
   }
 
   async setSecret(sessionId: string, secretName: string, req: SetSecretRequest, opts: CallOptions = {}): Promise<SetSecretResponse> {
-    return this.json({ method: 'PUT', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, body: req, signal: opts.signal });
+    return this.json({ method: 'PUT', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, body: req, ...callOpts(opts) });
   }
 
   async getSecret(sessionId: string, secretName: string, opts: SecretScopeOptions = {}): Promise<GetSecretResponse> {
-    return this.json({ method: 'GET', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, query: { scope: opts.scope }, signal: opts.signal });
+    return this.json({ method: 'GET', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, query: { scope: opts.scope }, ...callOpts(opts) });
   }
 
   async deleteSecret(sessionId: string, secretName: string, opts: SecretScopeOptions = {}): Promise<DeleteSecretResponse> {
-    return this.json({ method: 'DELETE', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, query: { scope: opts.scope }, signal: opts.signal });
+    return this.json({ method: 'DELETE', path: `${sess(sessionId)}/secrets/${enc(secretName)}`, query: { scope: opts.scope }, ...callOpts(opts) });
   }
 
   async health(opts: CallOptions = {}): Promise<HealthzResponse> {
-    return this.json({ method: 'GET', path: '/v1/healthz', auth: false, signal: opts.signal });
+    return this.json({ method: 'GET', path: '/v1/healthz', auth: false, ...callOpts(opts) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1016,7 +1032,7 @@ export class HttpGatewayClient implements GatewayClient {
     if (ranged) headers.range = `bytes=${offset}-${length !== undefined ? offset + length - 1 : ''}`;
     const path = `${sess(sessionId)}/blobs/${enc(hash)}`;
     const op = `GET ${path}`;
-    const res = await this.send({ method: 'GET', path, headers, signal: opts.signal, okStatuses: [416] });
+    const res = await this.send({ method: 'GET', path, headers, ...callOpts(opts), okStatuses: [416] });
     try {
       let data: Buffer;
       let whole: boolean;

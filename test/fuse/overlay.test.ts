@@ -330,3 +330,139 @@ describe.skipIf(!hasFuse)('overlay mode: the gateway goes away and comes back', 
   }, 120_000);
 });
 
+
+/**
+ * An HTTP proxy in front of the gateway (a child process: the test's own synchronous fs calls on
+ * the mount must not block it) that records the `x-aether-request-id` of every mutation and, while
+ * armed, forwards a mutation but drops its answer (the gateway applied it, the client sees a lost
+ * connection: an unknown outcome). Commands on stdin, one JSON answer per line on stdout.
+ */
+const LOSSY_PROXY_SCRIPT = `
+const http = require('node:http');
+const target = Number(process.argv[1]);
+const seen = [];
+let drop = 0;
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const mutation = req.method !== 'GET' && req.method !== 'HEAD';
+    const id = req.headers['x-aether-request-id'];
+    // Only a request's first attempt loses its answer (its retries get through).
+    const dropIt = mutation && drop > 0 && /\\/batch|:rename|\\/dirs/.test(req.url) && !seen.some((s) => s.id === id && s.dropped);
+    if (dropIt) drop--;
+    if (mutation) seen.push({ method: req.method, url: req.url, id, dropped: dropIt });
+    const up = http.request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+      if (dropIt) { ur.resume(); ur.on('end', () => req.socket.destroy()); return; }
+      res.writeHead(ur.statusCode || 502, ur.headers);
+      ur.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    up.end(Buffer.concat(chunks));
+  });
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.address().port }) + '\\n'));
+let buf = '';
+process.stdin.on('data', (d) => {
+  buf += d;
+  let i;
+  while ((i = buf.indexOf('\\n')) >= 0) {
+    const cmd = JSON.parse(buf.slice(0, i));
+    buf = buf.slice(i + 1);
+    if (cmd.drop !== undefined) drop = cmd.drop;
+    process.stdout.write(JSON.stringify({ seen }) + '\\n');
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+`;
+
+class LossyProxy {
+  private child: ChildProcess | undefined;
+  private waiters: Array<(l: string) => void> = [];
+  port = 0;
+  constructor(private readonly target: number) {}
+  private next(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('proxy did not answer')), 10_000);
+      this.waiters.push((l) => {
+        clearTimeout(t);
+        resolve(l);
+      });
+    });
+  }
+  async start(): Promise<void> {
+    this.child = spawn(process.execPath, ['-e', LOSSY_PROXY_SCRIPT, String(this.target)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let buf = '';
+    this.child.stdout!.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const l = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        this.waiters.shift()?.(l);
+      }
+    });
+    this.port = JSON.parse(await this.next()).port;
+  }
+  /** Arm (drop the answers of the next `n` mutations) and return what was seen so far. */
+  async command(c: { drop?: number }): Promise<Array<{ method: string; url: string; id: string | undefined; dropped: boolean }>> {
+    const p = this.next();
+    this.child!.stdin!.write(JSON.stringify(c) + '\n');
+    return JSON.parse(await p).seen;
+  }
+  kill(): void {
+    this.child?.kill('SIGKILL');
+  }
+}
+
+describe.skipIf(!hasFuse)('overlay mode: request ids', () => {
+  let env: MountEnv;
+  let proxy: LossyProxy;
+  beforeAll(async () => {
+    env = await createMountEnv();
+    proxy = new LossyProxy(Number(new URL(env.gw.url).port));
+    await proxy.start();
+  });
+  afterAll(async () => {
+    await env?.teardown();
+    proxy?.kill();
+  });
+
+  it('every shipped mutation carries x-aether-request-id; a retry after a lost answer reuses it and is applied once', async () => {
+    const sid = await env.createSession();
+    const m = await env.mount(sid, 'reqid', { ...overlay, gatewayUrl: `http://127.0.0.1:${proxy.port}` });
+    const d = m.mountpoint;
+    fs.writeFileSync(path.join(d, 'a.txt'), 'v1\n');
+    fs.mkdirSync(path.join(d, 'dir'), { mode: 0o750 });
+    await sync(m);
+    const evBefore = (await events(env, sid)).length;
+    const from = (await proxy.command({})).length;
+    // The next write, rename and mkdir are applied by the gateway but their answers are lost.
+    await proxy.command({ drop: 3 });
+    fs.writeFileSync(path.join(d, 'a.txt'), 'v2\n');
+    await sync(m);
+    fs.renameSync(path.join(d, 'a.txt'), path.join(d, 'dir/b.txt'));
+    await sync(m);
+    fs.mkdirSync(path.join(d, 'dir/sub'), { mode: 0o700 });
+    await sync(m);
+    const mine = (await proxy.command({})).slice(from);
+    const dropped = mine.filter((s) => s.dropped);
+    expect(dropped.length).toBe(3);
+    for (const s of mine) expect(s.id, `${s.method} ${s.url}`).toMatch(/^ov\.[0-9a-f]{16}\.\d+\.\d+\.[0-9a-f]{32}$/);
+    // Each lost request was sent again with the same id (and the gateway answered it from its log).
+    for (const s of dropped) expect(mine.filter((x) => x.id === s.id && x.url === s.url).length).toBeGreaterThanOrEqual(2);
+    // Distinct changes have distinct ids.
+    expect(new Set(dropped.map((s) => s.id)).size).toBe(3);
+    expect((await nodeNow(env, sid, '/dir/b.txt'))?.contentHash).toBe(sha('v2\n'));
+    expect(await nodeNow(env, sid, '/a.txt')).toBeUndefined();
+    expect(await nodeNow(env, sid, '/dir/sub')).toBeDefined();
+    // Applied once: one event per change (write, rename, mkdir), no conflict copy, nothing failed.
+    const evs = (await events(env, sid)).slice(evBefore);
+    expect(evs.length).toBe(3);
+    const st = await status(m);
+    expect(st.conflicts).toEqual([]);
+    expect(st.shipping.failedOps).toEqual([]);
+    expect(fs.readdirSync(d).sort()).toEqual(['dir']);
+    await m.stop();
+  }, 60_000);
+});

@@ -7,6 +7,7 @@
 // Invariants: one upload per node at a time (node lock); a journal record is removed only after the
 // gateway holds its bytes. Callers: the layers above (overlay glue, SessionFilesystem).
 import * as fsp from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { isGatewayError } from '../../client/gateway-error.js';
 import type { ManifestNode } from '../../protocol/types.js';
 import { RpcCode } from '../../protocol/rpc-status.js';
@@ -142,7 +143,11 @@ export abstract class FsWriteThrough extends FsReads {
    * with concurrent flushes), otherwise patchSegments with only the changed ranges, split into
    * requests of at most maxRequestBytes (only the first carries expectedHash).
    */
-  protected async sendUpload(rec: JournalRecord, read: (off: number, len: number) => Promise<Buffer>): Promise<Buffer | undefined> {
+  /**
+   * `requestId` (overlay shipping): every patchSegments request carries `<requestId>.<n>.<digest
+   * of what it says>`, so a retried request is recognized and a changed one is not.
+   */
+  protected async sendUpload(rec: JournalRecord, read: (off: number, len: number) => Promise<Buffer>, requestId?: string): Promise<Buffer | undefined> {
     const wholeFile = rec.isNew || rec.baseLimit === 0 || (rec.ranges.length > 0 && rec.ranges[0]!.start === 0 && rec.ranges[0]!.end >= rec.size);
     if (wholeFile && rec.size <= this.smallFileBytes) {
       const content = await read(0, rec.size);
@@ -161,6 +166,7 @@ export abstract class FsWriteThrough extends FsReads {
     }
     for (const r of rec.ranges) segs.push({ start: r.start, end: Math.min(r.end, rec.size), hole: false });
     let first = true;
+    let requestNo = 0;
     let batch: Seg[] = [];
     let batchBytes = 0;
     let dataEnd = 0;
@@ -168,10 +174,14 @@ export abstract class FsWriteThrough extends FsReads {
       // Intermediate requests of a long upload let the file grow with the data sent so far (so the
       // gateway never hashes a long zero tail); the last one sets the final size.
       const logicalSize = last ? rec.size : Math.min(rec.size, Math.max(dataEnd, rec.isNew ? 0 : rec.baseLimit));
-      await this.client.patchSegments(this.sessionId, {
-        mutations: [{ path: rec.path, segments: batch, logicalSize, expectedHash: first ? rec.baseHash : '', mode: rec.mode }],
-        conflictPolicy: 'SEGMENT_CONFLICT_POLICY_ABORT_ON_CONFLICT',
-      });
+      const mutation = { path: rec.path, segments: batch, logicalSize, expectedHash: first ? rec.baseHash : '', mode: rec.mode };
+      let opts: { requestId: string } | undefined;
+      if (requestId) {
+        const h = createHash('sha256').update(JSON.stringify({ ...mutation, segments: batch.map((b) => ('hole' in b ? b : { offset: b.data.offset, length: b.data.content.length })) }));
+        for (const b of batch) if ('data' in b) h.update(b.data.content);
+        opts = { requestId: `${requestId}.${requestNo++}.${h.digest('hex').slice(0, 16)}` };
+      }
+      await this.client.patchSegments(this.sessionId, { mutations: [mutation], conflictPolicy: 'SEGMENT_CONFLICT_POLICY_ABORT_ON_CONFLICT' }, opts);
       first = false;
       batch = [];
       batchBytes = 0;

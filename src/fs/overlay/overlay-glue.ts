@@ -387,8 +387,8 @@ export abstract class FsOverlayGlue extends FsWriteThrough {
     const plan: PutPlan = {
       kind: 'custom',
       path: rec.path,
-      run: async () => {
-        await this.sendUpload(rec, read);
+      run: async (requestId) => {
+        await this.sendUpload(rec, read, requestId);
       },
     };
     (plan as { read?: typeof read; size?: number; mode?: number }).read = read;

@@ -14,6 +14,7 @@
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { Range } from '../range-set.js';
 import { FsError, Errno } from '../fs-error.js';
 
@@ -56,6 +57,12 @@ export interface FileRecord {
 
 export interface OverlayStore {
   readonly dir: string;
+  /**
+   * Random id of this overlay, fixed at its creation: with an op's seq it names the op's
+   * `x-aether-request-id`, so a retry after an unknown outcome (also by crash recovery of this
+   * overlay) is recognized by the gateway instead of applied twice.
+   */
+  readonly nonce: string;
   stagingPath(id: string): string;
   appendOp(op: Omit<QueuedOp, 'seq' | 'attempts'>): number;
   /** Remove ops (shipped or coalesced away). */
@@ -95,6 +102,7 @@ interface OpRow {
 export class SqliteOverlayStore implements OverlayStore {
   private readonly db: Database.Database;
   private readonly st: Record<string, Database.Statement>;
+  readonly nonce: string;
 
   private constructor(readonly dir: string) {
     fs.mkdirSync(path.join(dir, 'staging'), { recursive: true, mode: 0o700 });
@@ -106,7 +114,10 @@ export class SqliteOverlayStore implements OverlayStore {
         file_id TEXT, mode INTEGER, name TEXT, value BLOB, enqueued_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, path TEXT NOT NULL, base_hash TEXT NOT NULL, base_limit INTEGER NOT NULL,
         size INTEGER NOT NULL, mode INTEGER NOT NULL, ranges TEXT, is_new INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
     `);
+    this.db.prepare('INSERT OR IGNORE INTO meta (k, v) VALUES (?, ?)').run('nonce', randomBytes(8).toString('hex'));
+    this.nonce = (this.db.prepare('SELECT v FROM meta WHERE k = ?').get('nonce') as { v: string }).v;
     this.st = {
       append: this.db.prepare('INSERT INTO ops (kind, path, path2, file_id, mode, name, value, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       remove: this.db.prepare('DELETE FROM ops WHERE seq = ?'),
@@ -218,6 +229,9 @@ export class FaultyOverlayStore implements OverlayStore {
   constructor(private readonly inner: OverlayStore) {}
   get dir(): string {
     return this.inner.dir;
+  }
+  get nonce(): string {
+    return this.inner.nonce;
   }
   private check(): void {
     if (this.full) throw new FsError(Errno.ENOSPC, 'the mount state disk is full (injected)');

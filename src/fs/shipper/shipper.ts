@@ -17,12 +17,13 @@ import type { Logger } from '../../shared/log.js';
 import { nullLogger } from '../../shared/log.js';
 import type { OverlayStore, QueuedOp } from '../overlay/overlay-store.js';
 import { FsError, Errno, fromGatewayError } from '../fs-error.js';
+import { createHash } from 'node:crypto';
 
 /** What a put ships as: a whole-file write (batchable) or a custom upload (patchSegments). */
 export type PutPlan =
   | { kind: 'skip' }
   | { kind: 'whole'; path: string; content: Buffer; expectedHash: string; mode: number }
-  | { kind: 'custom'; path: string; run: () => Promise<void> };
+  | { kind: 'custom'; path: string; run: (requestId: string) => Promise<void> };
 
 export interface ShipSource {
   /** Decide how to ship a put (reads the file's current local bytes). */
@@ -213,6 +214,22 @@ export class Shipper {
     }
   }
 
+  /**
+   * `x-aether-request-id` of one request: the overlay's nonce, the seqs it ships and a digest of
+   * what it says. The same request retried (after a timeout, a lost connection, or a crash and
+   * recovery) carries the same id, so the gateway answers an already applied one with its first
+   * outcome; a request for the same seqs with other bytes (the file changed between attempts)
+   * gets another id and is applied.
+   */
+  private requestId(seqs: number[], parts: Array<string | number | Buffer | undefined>): string {
+    const h = createHash('sha256');
+    for (const p of parts) {
+      h.update(p === undefined ? '\u0000' : Buffer.isBuffer(p) ? p : String(p));
+      h.update('\u0001');
+    }
+    return `ov.${this.o.store.nonce}.${seqs[0]}.${seqs.length}.${h.digest('hex').slice(0, 32)}`;
+  }
+
   private done(seqs: number[]): void {
     this.log.debug('shipped', { seqs: seqs.join(',') });
     this.o.store.removeOps(seqs);
@@ -299,7 +316,7 @@ export class Shipper {
     this.stats.requests++;
     this.log.debug('ship batch', { ops: real.map((g) => `${g.op.seq}:${g.op.kind}:${g.op.path}`).join(' ') });
     try {
-      await this.o.client.batch(this.o.sessionId, { operations: real.map((g) => g.wire) });
+      await this.o.client.batch(this.o.sessionId, { operations: real.map((g) => g.wire) }, { requestId: this.batchRequestId(real) });
     } catch (e) {
       if (isTransient(e)) throw e;
       // A conflict or a missing file in one op must not fail the others: one at a time.
@@ -311,10 +328,20 @@ export class Shipper {
     this.done(group.map((g) => g.op.seq));
   }
 
+  private batchRequestId(group: Array<{ op: QueuedOp; wire: BatchOperationInput }>): string {
+    const parts: Array<string | number | Buffer | undefined> = ['batch'];
+    for (const { op, wire } of group) {
+      parts.push(op.seq);
+      if (wire.write) parts.push('w', wire.write.path, createHash('sha256').update(wire.write.content ?? Buffer.alloc(0)).digest('hex'), wire.write.expectedHash, wire.write.mode);
+      else if (wire.delete) parts.push('d', wire.delete.path, wire.delete.expectedHash);
+    }
+    return this.requestId(group.map((g) => g.op.seq), parts);
+  }
+
   private async shipBatchOp(g: { op: QueuedOp; plan?: PutPlan; wire: BatchOperationInput }): Promise<void> {
     this.stats.requests++;
     try {
-      await this.o.client.batch(this.o.sessionId, { operations: [g.wire] });
+      await this.o.client.batch(this.o.sessionId, { operations: [g.wire] }, { requestId: this.batchRequestId([g]) });
     } catch (e) {
       if (isTransient(e)) throw e;
       if (g.op.kind === 'unlink' && isCode(e, RpcCode.NOT_FOUND)) {
@@ -336,7 +363,7 @@ export class Shipper {
   private async shipCustom(op: QueuedOp, plan: Extract<PutPlan, { kind: 'custom' }>): Promise<void> {
     this.stats.requests++;
     try {
-      await plan.run();
+      await plan.run(this.requestId([op.seq], ['custom', op.seq, plan.path]));
     } catch (e) {
       if (isTransient(e)) throw e;
       if (isCode(e, RpcCode.ABORTED, RpcCode.FAILED_PRECONDITION)) {
@@ -356,20 +383,21 @@ export class Shipper {
     const sid = this.o.sessionId;
     this.stats.requests++;
     this.log.debug('ship op', { seq: op.seq, kind: op.kind, path: op.path, path2: op.path2 });
+    const o = { requestId: this.requestId([op.seq], [op.kind, op.seq, op.path, op.path2, op.mode, op.name, op.value]) };
     try {
       switch (op.kind) {
         case 'mkdir':
-          await c.createDir(sid, { path: op.path, mode: op.mode ?? 0o755 }).catch((e) => {
+          await c.createDir(sid, { path: op.path, mode: op.mode ?? 0o755 }, o).catch((e) => {
             if (!isCode(e, RpcCode.ALREADY_EXISTS)) throw e;
           });
           break;
         case 'rmdir':
-          await c.removeDir(sid, { path: op.path }).catch((e) => {
+          await c.removeDir(sid, { path: op.path }, o).catch((e) => {
             if (!isCode(e, RpcCode.NOT_FOUND)) throw e;
           });
           break;
         case 'rename':
-          await c.rename(sid, { sourcePath: op.path, destinationPath: op.path2! }).catch(async (e) => {
+          await c.rename(sid, { sourcePath: op.path, destinationPath: op.path2! }, o).catch(async (e) => {
             // Unknown outcome earlier (timeout) and applied after all: the source is gone, the
             // destination is there.
             if (!isCode(e, RpcCode.NOT_FOUND)) throw e;
@@ -378,22 +406,22 @@ export class Shipper {
           });
           break;
         case 'symlink':
-          await c.createSymlink(sid, { linkPath: op.path, target: op.path2! }).catch(async (e) => {
+          await c.createSymlink(sid, { linkPath: op.path, target: op.path2! }, o).catch(async (e) => {
             if (!isCode(e, RpcCode.ALREADY_EXISTS)) throw e;
             const cur = await c.readSymlink(sid, { path: op.path }).catch(() => undefined);
             if (cur?.target !== op.path2) throw e;
           });
           break;
         case 'link':
-          await c.link(sid, { srcPath: op.path, dstPath: op.path2! }).catch((e) => {
+          await c.link(sid, { srcPath: op.path, dstPath: op.path2! }, o).catch((e) => {
             if (!isCode(e, RpcCode.ALREADY_EXISTS)) throw e;
           });
           break;
         case 'setxattr':
-          await c.setXattr(sid, { path: op.path, name: op.name!, value: op.value ?? Buffer.alloc(0) });
+          await c.setXattr(sid, { path: op.path, name: op.name!, value: op.value ?? Buffer.alloc(0) }, o);
           break;
         case 'removexattr':
-          await c.removeXattr(sid, { path: op.path, name: op.name! }).catch((e) => {
+          await c.removeXattr(sid, { path: op.path, name: op.name! }, o).catch((e) => {
             if (!isCode(e, RpcCode.NOT_FOUND)) throw e;
           });
           break;
