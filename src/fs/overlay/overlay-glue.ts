@@ -18,6 +18,8 @@ import { S_IFREG, S_IFDIR, S_IFLNK, type Attr, type Extent, FsNode, hasVisibleCh
 import { FsWriteThrough } from '../core/write-through.js';
 
 export abstract class FsOverlayGlue extends FsWriteThrough {
+  /** Queued mkdir/symlink ops by seq → the node each creates (marked remote once it ships). */
+  protected readonly createdBy = new Map<number, FsNode>();
 
   protected get ov(): boolean {
     return this.mode === 'overlay';
@@ -133,8 +135,9 @@ export abstract class FsOverlayGlue extends FsWriteThrough {
     if (parent.children!.has(name)) throw fsError('EEXIST');
     await this.room();
     const perm = ((mode & 0o7777) | (parent.mode & 0o2000)) || 0o755;
-    this.enqueue({ kind: 'mkdir', path, mode: perm });
+    const seq = this.enqueue({ kind: 'mkdir', path, mode: perm });
     const node = this.newNode(parent, name, 'dir', S_IFDIR | perm);
+    this.createdBy.set(seq, node);
     node.queued = true;
     node.listed = true;
     parent.children!.set(name, node);
@@ -168,8 +171,9 @@ export abstract class FsOverlayGlue extends FsWriteThrough {
     const { parent, name } = await this.resolveParent(path);
     if (parent.children!.has(name)) throw fsError('EEXIST');
     await this.room();
-    this.enqueue({ kind: 'symlink', path, path2: target });
+    const seq = this.enqueue({ kind: 'symlink', path, path2: target });
     const node = this.newNode(parent, name, 'symlink', S_IFLNK | 0o777);
+    this.createdBy.set(seq, node);
     node.queued = true;
     node.target = target;
     node.remoteHash = sha256(Buffer.from(target));
@@ -266,12 +270,13 @@ export abstract class FsOverlayGlue extends FsWriteThrough {
         if (node.parent) node.parent.stale = true;
       },
       opShipped: (op) => {
-        if (op.kind === 'mkdir' || op.kind === 'symlink') {
-          const n = this.peek(op.path);
-          if (n && n.queued) {
-            n.remote = true;
-            n.queued = false;
-          }
+        // The node this op created (not whatever has its path now: it may be a newer node that
+        // replaced it, whose own ops are still queued).
+        const n = this.createdBy.get(op.seq);
+        this.createdBy.delete(op.seq);
+        if (n && n.queued) {
+          n.remote = true;
+          n.queued = false;
         }
       },
     };
