@@ -276,7 +276,9 @@ export async function createBenchEnv({ keep = false } = {}) {
       const logFile = path.join(root, `mount-${name}-${Date.now()}.log`);
       const log = fs.openSync(logFile, 'a');
       const opts = { home, gatewayUrl: gw.url, sessionId, mountpoint, cacheDir, cacheBytes, readOnly: false, logFile };
-      const child = spawn(process.execPath, [path.join(DIST, 'cli', 'daemon', 'daemon-entry.js'), JSON.stringify(opts)], {
+      // AETHER_BENCH_DAEMON_ARGS: node flags for the mount daemon only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+      const nodeArgs = (process.env.AETHER_BENCH_DAEMON_ARGS ?? '').split(' ').filter(Boolean);
+      const child = spawn(process.execPath, [...nodeArgs, path.join(DIST, 'cli', 'daemon', 'daemon-entry.js'), JSON.stringify(opts)], {
         stdio: ['ignore', 'pipe', log],
         env: { ...process.env, AETHER_DAEMON_TOKEN: gw.token, AETHER_LOG: process.env.AETHER_LOG ?? 'warn' },
       });

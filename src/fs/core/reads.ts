@@ -11,16 +11,26 @@ import { type Extent, type DirtyState, FsNode, toNum } from '../fs-node.js';
 import { FsTree } from './tree.js';
 
 export abstract class FsReads extends FsTree {
+  /** Staging files being opened: concurrent callers (a write, the shipper's read) share one open. */
+  private readonly fdOpening = new WeakMap<DirtyState, Promise<fsp.FileHandle>>();
+
   protected async stagingFd(d: DirtyState): Promise<fsp.FileHandle> {
-    if (!d.fd) {
+    if (d.fd) return d.fd;
+    let opening = this.fdOpening.get(d);
+    if (!opening) {
       const p = this.overlay && this.ov ? this.overlay.stagingPath(d.stagingId) : this.staging.stagingPath(d.stagingId);
       // Overlay mode closes staging files on release: reopen without truncating.
-      d.fd = await fsp.open(p, 'r+').catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') return fsp.open(p, 'w+', 0o600);
-        throw e;
-      });
+      opening = fsp
+        .open(p, 'r+')
+        .catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return fsp.open(p, 'w+', 0o600);
+          throw e;
+        })
+        .then((fd) => (d.fd = fd))
+        .finally(() => this.fdOpening.delete(d));
+      this.fdOpening.set(d, opening);
     }
-    return d.fd;
+    return opening;
   }
 
   protected async ensureExtents(node: FsNode): Promise<Extent[]> {

@@ -103,6 +103,8 @@ export class SqliteOverlayStore implements OverlayStore {
   private readonly db: Database.Database;
   private readonly st: Record<string, Database.Statement>;
   readonly nonce: string;
+  /** Rows in `ops`, kept in step with every change (undefined: count on the next ask). */
+  private count: number | undefined;
 
   private constructor(readonly dir: string) {
     fs.mkdirSync(path.join(dir, 'staging'), { recursive: true, mode: 0o700 });
@@ -153,12 +155,16 @@ export class SqliteOverlayStore implements OverlayStore {
   }
 
   appendOp(op: Omit<QueuedOp, 'seq' | 'attempts'>): number {
-    return this.run(() => Number(this.st.append!.run(op.kind, op.path, op.path2 ?? null, op.fileId ?? null, op.mode ?? null, op.name ?? null, op.value ?? null, op.enqueuedAt).lastInsertRowid));
+    const seq = this.run(() => Number(this.st.append!.run(op.kind, op.path, op.path2 ?? null, op.fileId ?? null, op.mode ?? null, op.name ?? null, op.value ?? null, op.enqueuedAt).lastInsertRowid));
+    if (this.count !== undefined) this.count++;
+    return seq;
   }
 
   removeOps(seqs: number[]): void {
     if (!seqs.length) return;
-    this.run(() => this.db.transaction(() => { for (const s of seqs) this.st.remove!.run(s); })());
+    let gone = 0;
+    this.run(() => this.db.transaction(() => { for (const s of seqs) gone += this.st.remove!.run(s).changes; })());
+    if (this.count !== undefined) this.count -= gone;
   }
 
   requeueOp(seq: number, newPath: string): number {
@@ -190,7 +196,9 @@ export class SqliteOverlayStore implements OverlayStore {
   }
 
   opCount(): number {
-    return this.run(() => (this.st.count!.get() as { n: number }).n);
+    // COUNT(*) walks the whole table; writers ask before every change (backpressure).
+    this.count ??= this.run(() => (this.st.count!.get() as { n: number }).n);
+    return this.count;
   }
 
   putFile(rec: FileRecord): void {
@@ -208,7 +216,12 @@ export class SqliteOverlayStore implements OverlayStore {
   }
 
   tx<T>(fn: () => T): T {
-    return this.run(() => this.db.transaction(fn)());
+    try {
+      return this.run(() => this.db.transaction(fn)());
+    } catch (e) {
+      this.count = undefined; // rolled back: count again
+      throw e;
+    }
   }
 
   close(): void {

@@ -94,6 +94,8 @@ export class Shipper {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private urgent = false;
+  /** The loop sleeps on an empty queue (notify() wakes it). */
+  private idle = false;
   private failures = 0;
   /** Highest seq known shipped or removed, for barriers. */
   private waiters: Array<{ seq: number; resolve: () => void }> = [];
@@ -123,9 +125,12 @@ export class Shipper {
     this.loop = undefined;
   }
 
-  /** A change was queued. */
+  /**
+   * A change was queued. Wakes the loop only when it sleeps on an empty queue: during a burst's
+   * coalescing window it wakes by itself (re-reading the queue on every change cost a query per op).
+   */
   notify(): void {
-    this.wake?.();
+    if (this.idle) this.wake?.();
   }
 
   /** Barrier: resolves once every op with seq ≤ the current last has left the queue. */
@@ -187,7 +192,9 @@ export class Shipper {
       }
       if (ops.length === 0) {
         this.settleWaiters();
+        this.idle = true;
         await this.sleep(60_000);
+        this.idle = false;
         continue;
       }
       // Coalescing window: let a burst settle unless a barrier waits.
