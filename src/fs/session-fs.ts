@@ -71,6 +71,15 @@ interface DirtyState {
   fd?: fsp.FileHandle;
   /** Must be uploaded even if no bytes changed (new file, truncate, mode change). */
   force: boolean;
+  /**
+   * Reads in progress through this state (reads take no node lock). An upload that finishes
+   * or a discard waits for them before it closes and removes the staging file, so a read that
+   * began against the staged bytes always finishes against them (never against a closed fd or a
+   * re-created empty file).
+   */
+  readers: number;
+  /** Resolved when `readers` drops to 0 (set only while someone waits). */
+  drained?: () => void;
 }
 
 class FsNode {
@@ -347,7 +356,10 @@ export class SessionFilesystem {
   // ---------------------------------------------------------------------------------------------
 
   private newNode(parent: FsNode, name: string, kind: Kind, mode: number): FsNode {
-    return new FsNode(parent, name, this.nextIno++, kind, mode, this.clock.now());
+    const node = new FsNode(parent, name, this.nextIno++, kind, mode, this.clock.now());
+    // Newer than any listing in flight: such a listing must not drop it for not knowing it.
+    node.invalGen = ++this.invalGen;
+    return node;
   }
 
   private checkName(name: string): void {
@@ -550,15 +562,21 @@ export class SessionFilesystem {
    * invalidation lands during the refresh.
    */
   private async freshen(node: FsNode): Promise<void> {
-    for (let i = 0; i < 3 && node.kind === 'file' && node.metaStale && !node.dirty && node.remote && node.attached; i++) {
-      node.metaStale = false;
-      const gen = this.invalGen;
-      await this.refreshFile(node);
-      if (node.invalGen > gen) {
-        node.metaStale = true;
-        node.extents = undefined;
+    const stale = () => node.kind === 'file' && node.metaStale && !node.dirty && node.remote && node.attached;
+    if (!stale()) return;
+    // Under the node lock: a write + upload that lands while the manifest request is out would
+    // otherwise be overwritten by the older answer (size and extents going back in time).
+    await this.withNodeLock(node, async () => {
+      for (let i = 0; i < 3 && stale(); i++) {
+        node.metaStale = false;
+        const gen = this.invalGen;
+        await this.refreshFile(node);
+        if (node.invalGen > gen) {
+          node.metaStale = true;
+          node.extents = undefined;
+        }
       }
-    }
+    });
   }
 
   async readdir(path: string): Promise<Array<{ name: string; attr: Attr }>> {
@@ -962,16 +980,26 @@ export class SessionFilesystem {
 
   private markDirty(node: FsNode): DirtyState {
     if (!node.dirty) {
-      node.dirty = { ranges: new RangeSet(), baseLimit: node.remote ? Math.min(node.remoteSize, node.size) : 0, stagingId: this.staging.newId(), force: false };
+      node.dirty = { ranges: new RangeSet(), baseLimit: node.remote ? Math.min(node.remoteSize, node.size) : 0, stagingId: this.staging.newId(), force: false, readers: 0 };
       this.dirtyNodes.add(node);
       this.stats.pendingUploads = this.dirtyNodes.size;
     }
     return node.dirty;
   }
 
+  /** The staging file for writing, created on first use (callers hold the node lock). */
   private async stagingFd(d: DirtyState): Promise<fsp.FileHandle> {
     if (!d.fd) d.fd = await fsp.open(this.staging.stagingPath(d.stagingId), 'w+', 0o600);
     return d.fd;
+  }
+
+  /** Wait until no read uses `d`, then close and remove its staging file and journal record. */
+  private async retireDirty(d: DirtyState): Promise<void> {
+    while (d.readers > 0) await new Promise<void>((r) => (d.drained = r));
+    await d.fd?.close().catch(() => undefined);
+    d.fd = undefined;
+    await this.staging.removeStaging(d.stagingId);
+    await this.staging.removeRecord(d.stagingId);
   }
 
   async read(fh: number, offset: number, length: number): Promise<Buffer> {
@@ -1208,9 +1236,7 @@ export class SessionFilesystem {
     node.dirty = undefined;
     this.dirtyNodes.delete(node);
     this.stats.pendingUploads = this.dirtyNodes.size;
-    await d.fd?.close().catch(() => undefined);
-    await this.staging.removeStaging(d.stagingId);
-    await this.staging.removeRecord(d.stagingId);
+    await this.retireDirty(d);
   }
 
   /** Upload a node's pending bytes now (flush/fsync/close); errors surface to the caller. */
@@ -1266,12 +1292,12 @@ export class SessionFilesystem {
   /** The node's bytes are on the gateway: drop local staging state. */
   private async finishDirty(node: FsNode, d: DirtyState): Promise<void> {
     if (node.dirty === d) node.dirty = undefined;
+    // A listing that left before this upload must not apply its older view of the node (or drop
+    // a file it did not know yet): mark the node changed after any listing in flight.
+    node.invalGen = ++this.invalGen;
     this.dirtyNodes.delete(node);
     this.stats.pendingUploads = this.dirtyNodes.size;
-    await d.fd?.close().catch(() => undefined);
-    d.fd = undefined;
-    await this.staging.removeStaging(d.stagingId);
-    await this.staging.removeRecord(d.stagingId);
+    await this.retireDirty(d);
   }
 
   /**
@@ -1299,11 +1325,34 @@ export class SessionFilesystem {
     const end = offset + length;
     const pieces = d ? d.ranges.split(offset, end) : [{ start: offset, end, inside: false }];
     const baseLimit = d ? d.baseLimit : node.size;
-    for (const p of pieces) {
-      if (p.inside) await (await this.stagingFd(d!)).read(out, p.start - offset, p.end - p.start, p.start);
-      else if (p.start < baseLimit) await this.readBase(node, p.start, Math.min(p.end, baseLimit), out, p.start - offset);
+    if (d) d.readers++;
+    try {
+      for (const p of pieces) {
+        if (p.inside) await this.readStaging(d!, out, p.start - offset, p.end - p.start, p.start);
+        else if (p.start < baseLimit) await this.readBase(node, p.start, Math.min(p.end, baseLimit), out, p.start - offset);
+      }
+    } finally {
+      if (d && --d.readers === 0 && d.drained) {
+        const wake = d.drained;
+        d.drained = undefined;
+        wake();
+      }
     }
     return out;
+  }
+
+  /** Staged bytes for a read: through the writer's fd, or a read-only open (never creates). */
+  private async readStaging(d: DirtyState, out: Buffer, outOff: number, length: number, position: number): Promise<void> {
+    if (d.fd) {
+      await d.fd.read(out, outOff, length, position);
+      return;
+    }
+    const fd = await fsp.open(this.staging.stagingPath(d.stagingId), 'r');
+    try {
+      await fd.read(out, outOff, length, position);
+    } finally {
+      await fd.close();
+    }
   }
 
   /**
