@@ -15,6 +15,7 @@
 // bytes below `baseLimit` outside them come from the remote extents, the rest are zeros. All
 // content mutation of one node is serialized by its `lock`. Callers: src/fuse (the adapter), tests.
 import * as fsp from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import type { GatewayClient } from '../client/gateway-client.js';
 import { isGatewayError } from '../client/gateway-error.js';
 import type { CasStore } from '../cas/cas-store.js';
@@ -71,6 +72,14 @@ interface DirtyState {
   fd?: fsp.FileHandle;
   /** Must be uploaded even if no bytes changed (new file, truncate, mode change). */
   force: boolean;
+  /** The remote version the local edit is based on (expectedHash of the upload); see OpenFile.baseHash. */
+  baseHash: string | undefined;
+  /**
+   * Extents of that version when it is no longer the node's current remote version (a handle
+   * that read version X writes after the mount learnt of version Y): reads of unwritten ranges
+   * come from X, so the local file — and its conflict copy — is the edit of what was read.
+   */
+  baseExtents?: Extent[];
   /**
    * Reads in progress through this state (reads take no node lock). An upload that finishes
    * or a discard waits for them before it closes and removes the staging file, so a read that
@@ -169,6 +178,16 @@ export interface OpenFile {
   flags: number;
   /** Last read end, for sequential-read prefetch. */
   lastReadEnd: number;
+  /**
+   * The remote version this handle's view is based on: the content hash at open, moved on by
+   * every read that reaches the core while the file is clean and by this mount's own uploads. A
+   * write through the handle is an edit of that version; if the gateway has another one by
+   * upload time, it is a conflict (never a silent merge over someone else's write).
+   */
+  baseHash: string | undefined;
+  /** Size and extents of that version (when known), so an edit applies to the bytes it saw. */
+  baseSize: number;
+  baseExtents: Extent[] | undefined;
 }
 
 export interface Conflict {
@@ -932,7 +951,9 @@ export class SessionFilesystem {
 
   private register(node: FsNode, flags: number): number {
     const fh = this.nextFh++;
-    this.handles.set(fh, { fh, node, flags, lastReadEnd: -1 });
+    const h: OpenFile = { fh, node, flags, lastReadEnd: -1, baseHash: undefined, baseSize: 0, baseExtents: undefined };
+    this.seeVersion(h);
+    this.handles.set(fh, h);
     node.openCount++;
     return fh;
   }
@@ -950,6 +971,7 @@ export class SessionFilesystem {
       await this.freshen(node); // [posix hook]
       if (flags & O_TRUNC) await this.truncateNode(node, 0);
       else if (node.kind === 'file' && node.remote && node.size > 0) await this.ensureExtents(node);
+      this.seeVersion(this.handles.get(fh)!); // the version as of open, after any pending refresh
     } catch (e) {
       this.handles.delete(fh);
       node.openCount--;
@@ -978,9 +1000,19 @@ export class SessionFilesystem {
     return { fh, attr: this.attr(node) };
   }
 
-  private markDirty(node: FsNode): DirtyState {
+  private markDirty(node: FsNode, h?: OpenFile): DirtyState {
     if (!node.dirty) {
-      node.dirty = { ranges: new RangeSet(), baseLimit: node.remote ? Math.min(node.remoteSize, node.size) : 0, stagingId: this.staging.newId(), force: false, readers: 0 };
+      const older = node.remote && h?.baseHash !== undefined && h.baseHash !== node.remoteHash && h.baseExtents !== undefined;
+      if (older) node.size = h!.baseSize; // the local file is the edit of the version the handle saw
+      node.dirty = {
+        ranges: new RangeSet(),
+        baseLimit: older ? h!.baseSize : node.remote ? Math.min(node.remoteSize, node.size) : 0,
+        stagingId: this.staging.newId(),
+        force: false,
+        baseHash: node.remote ? (h?.baseHash ?? node.remoteHash) : undefined,
+        ...(older ? { baseExtents: h!.baseExtents } : {}),
+        readers: 0,
+      };
       this.dirtyNodes.add(node);
       this.stats.pendingUploads = this.dirtyNodes.size;
     }
@@ -1009,7 +1041,9 @@ export class SessionFilesystem {
     await this.freshen(node); // [posix hook]
     const end = Math.min(node.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
+    if (!node.dirty) this.seeVersion(h);
     const out = await this.readLocal(node, offset, end - offset);
+    if (!node.dirty && h.baseHash === node.remoteHash) h.baseExtents ??= node.extents;
     const sequential = h.lastReadEnd === offset;
     h.lastReadEnd = end;
     if (sequential && !node.dirty) this.prefetchAfter(node, end);
@@ -1037,7 +1071,7 @@ export class SessionFilesystem {
 
   /** Copy base (remote) bytes [start, end) into out at outOff. */
   private async readBase(node: FsNode, start: number, end: number, out: Buffer, outOff: number): Promise<void> {
-    const extents = await this.ensureExtents(node);
+    const extents = node.dirty?.baseExtents ?? (await this.ensureExtents(node));
     for (const x of extents) {
       const xs = x.offset;
       const xe = x.offset + x.length;
@@ -1106,7 +1140,7 @@ export class SessionFilesystem {
     if (node.kind !== 'file') throw fsError('EISDIR');
     return this.withNodeLock(node, async () => {
       const pos = h.flags & O_APPEND && !positional ? node.size : offset;
-      const d = this.markDirty(node);
+      const d = this.markDirty(node, h);
       const fd = await this.stagingFd(d);
       let done = 0;
       while (done < data.length) {
@@ -1127,7 +1161,7 @@ export class SessionFilesystem {
     await fallocate(
       {
         stat: async () => ({ size: h.node.size, isFile: h.node.kind === 'file' }),
-        setSize: (_fh, size) => this.truncateNode(h.node, size),
+        setSize: (_fh, size) => this.truncateNode(h.node, size, h),
         writeAt: async (f, data, pos) => void (await this.write(f, data, pos, true)),
       },
       fh,
@@ -1148,14 +1182,15 @@ export class SessionFilesystem {
 
   async ftruncate(fh: number, size: number): Promise<void> {
     this.assertWritable();
-    await this.truncateNode(this.handle(fh).node, size);
+    const h = this.handle(fh);
+    await this.truncateNode(h.node, size, h);
   }
 
-  private async truncateNode(node: FsNode, size: number): Promise<void> {
+  private async truncateNode(node: FsNode, size: number, h?: OpenFile): Promise<void> {
     if (size < 0) throw fsError('EINVAL');
     await this.withNodeLock(node, async () => {
       if (size === node.size && node.dirty) return;
-      const d = this.markDirty(node);
+      const d = this.markDirty(node, h);
       d.force = true;
       if (size < node.size) {
         d.ranges.truncate(size);
@@ -1254,7 +1289,7 @@ export class SessionFilesystem {
       id: d.stagingId,
       sessionId: this.sessionId,
       path,
-      baseHash: node.remote ? node.remoteHash : '',
+      baseHash: node.remote ? (d.baseHash ?? node.remoteHash) : '',
       baseLimit: d.baseLimit,
       size: node.size,
       mode: node.mode,
@@ -1276,6 +1311,7 @@ export class SessionFilesystem {
         node.extents = undefined;
         if (node.parent) node.parent.stale = true;
         await this.refreshFile(node).catch(() => undefined);
+        this.rebaseHandles(node);
         return;
       }
       // The upload failed: make the bytes durable locally (staging file + journal record) so a
@@ -1287,6 +1323,25 @@ export class SessionFilesystem {
       this.stats.uploadsInFlight = this.inFlightUploads;
     }
     await this.finishDirty(node, d);
+    this.rebaseHandles(node);
+  }
+
+  /** Open handles of `node` now see the gateway's current version (after our own upload or a conflict). */
+  private rebaseHandles(node: FsNode): void {
+    if (node.openCount === 0 || node.dirty) return;
+    for (const h of this.handles.values()) if (h.node === node) this.seeVersion(h);
+  }
+
+  /** A handle now sees what the node shows: its pending edit, or its current remote version. */
+  private seeVersion(h: OpenFile): void {
+    const node = h.node;
+    if (node.dirty) {
+      h.baseHash = node.dirty.baseHash;
+      return;
+    }
+    h.baseHash = node.remote ? node.remoteHash : undefined;
+    h.baseSize = node.remote ? node.remoteSize : 0;
+    h.baseExtents = node.remote ? node.extents : undefined;
   }
 
   /** The node's bytes are on the gateway: drop local staging state. */
@@ -1504,8 +1559,10 @@ export class SessionFilesystem {
 
   /** Keep the local side of a conflict as `<path>.conflict-<time>` on the gateway. */
   private async saveConflict(rec: JournalRecord, read: (off: number, len: number) => Promise<Buffer>, reason: string): Promise<void> {
-    const stamp = new Date(this.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-    const conflictPath = `${rec.path}.conflict-${stamp}`;
+    // Unique per conflict: UTC time to the millisecond plus 48 random bits (two conflicts in one
+    // second used to share a name, and the second copy replaced the first).
+    const stamp = new Date(this.clock.now()).toISOString().replace(/[-:]/g, '').replace('.', '');
+    const conflictPath = `${rec.path}.conflict-${stamp}-${randomBytes(6).toString('hex')}`;
     const content = await read(0, rec.size);
     await this.client.batch(this.sessionId, { operations: [{ write: { path: conflictPath, content, expectedHash: '', mode: rec.mode } }] });
     this.stats.conflicts.push({ path: rec.path, conflictPath, at: this.clock.now(), reason });
