@@ -54,6 +54,23 @@ export interface DirtyState {
   fd?: fsp.FileHandle;
   /** Must be uploaded even if no bytes changed (new file, truncate, mode change). */
   force: boolean;
+  /** The remote version the local edit is based on (expectedHash of the upload); see OpenFile.baseHash. */
+  baseHash: string | undefined;
+  /**
+   * Extents of that version when it is no longer the node's current remote version (a handle
+   * that read version X writes after the mount learnt of version Y): reads of unwritten ranges
+   * come from X, so the local file — and its conflict copy — is the edit of what was read.
+   */
+  baseExtents?: Extent[];
+  /**
+   * Reads in progress through this state (reads take no node lock). An upload that finishes
+   * or a discard waits for them before it closes and removes the staging file, so a read that
+   * began against the staged bytes always finishes against them (never against a closed fd or a
+   * re-created empty file).
+   */
+  readers: number;
+  /** Resolved when `readers` drops to 0 (set only while someone waits). */
+  drained?: () => void;
 }
 
 export class FsNode {
@@ -159,6 +176,16 @@ export interface OpenFile {
   flags: number;
   /** Last read end, for sequential-read prefetch. */
   lastReadEnd: number;
+  /**
+   * The remote version this handle's view is based on: the content hash at open, moved on by
+   * every read that reaches the core while the file is clean and by this mount's own uploads. A
+   * write through the handle is an edit of that version; if the gateway has another one by
+   * upload time, it is a conflict (never a silent merge over someone else's write).
+   */
+  baseHash: string | undefined;
+  /** Size and extents of that version (when known), so an edit applies to the bytes it saw. */
+  baseSize: number;
+  baseExtents: Extent[] | undefined;
 }
 
 export interface Conflict {

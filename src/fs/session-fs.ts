@@ -32,7 +32,7 @@ import { SqliteOverlayStore } from './overlay/overlay-store.js';
 import { recoverOverlays } from './overlay/recovery.js';
 import { Shipper } from './shipper/shipper.js';
 import * as nodePath from 'node:path';
-import { S_IFMT, S_IFDIR, S_IFLNK, HASH_XATTR, type Attr, type DirtyState, FsNode, O_ACCMODE, O_WRONLY, O_RDWR, O_TRUNC, O_APPEND, POSIX_NAME_MAX, HIDDEN_NAME, hasVisibleChildren, joinPath, modeFor } from './fs-node.js';
+import { S_IFMT, S_IFDIR, S_IFLNK, HASH_XATTR, type Attr, type DirtyState, type OpenFile, FsNode, O_ACCMODE, O_WRONLY, O_RDWR, O_TRUNC, O_APPEND, POSIX_NAME_MAX, HIDDEN_NAME, hasVisibleChildren, joinPath, modeFor } from './fs-node.js';
 import { FsRemoteFollow } from './core/remote-follow.js';
 
 export class SessionFilesystem extends FsRemoteFollow {
@@ -479,6 +479,7 @@ export class SessionFilesystem extends FsRemoteFollow {
       await this.freshen(node); // [posix hook]
       if (flags & O_TRUNC) await this.truncateNode(node, 0);
       else if (node.kind === 'file' && node.remote && node.size > 0) await this.ensureExtents(node);
+      this.seeVersion(this.handles.get(fh)!); // the version as of open, after any pending refresh
     } catch (e) {
       this.handles.delete(fh);
       node.openCount--;
@@ -514,9 +515,19 @@ export class SessionFilesystem extends FsRemoteFollow {
     return { fh, attr: this.attr(node) };
   }
 
-  protected markDirty(node: FsNode): DirtyState {
+  protected markDirty(node: FsNode, h?: OpenFile): DirtyState {
     if (!node.dirty) {
-      node.dirty = { ranges: new RangeSet(), baseLimit: node.remote ? Math.min(node.remoteSize, node.size) : 0, stagingId: this.staging.newId(), force: false };
+      const older = node.remote && h?.baseHash !== undefined && h.baseHash !== node.remoteHash && h.baseExtents !== undefined;
+      if (older) node.size = h!.baseSize; // the local file is the edit of the version the handle saw
+      node.dirty = {
+        ranges: new RangeSet(),
+        baseLimit: older ? h!.baseSize : node.remote ? Math.min(node.remoteSize, node.size) : 0,
+        stagingId: this.staging.newId(),
+        force: false,
+        baseHash: node.remote ? (h?.baseHash ?? node.remoteHash) : undefined,
+        ...(older ? { baseExtents: h!.baseExtents } : {}),
+        readers: 0,
+      };
       this.dirtyNodes.add(node);
       this.stats.pendingUploads = this.dirtyNodes.size;
     }
@@ -530,7 +541,9 @@ export class SessionFilesystem extends FsRemoteFollow {
     await this.freshen(node); // [posix hook]
     const end = Math.min(node.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
+    if (!node.dirty) this.seeVersion(h);
     const out = await this.readLocal(node, offset, end - offset);
+    if (!node.dirty && h.baseHash === node.remoteHash) h.baseExtents ??= node.extents;
     const sequential = h.lastReadEnd === offset;
     h.lastReadEnd = end;
     if (sequential && !node.dirty) this.prefetchAfter(node, end);
@@ -547,7 +560,7 @@ export class SessionFilesystem extends FsRemoteFollow {
     if (this.ov && !node.dirty) await this.room();
     return this.withNodeLock(node, async () => {
       const pos = h.flags & O_APPEND && !positional ? node.size : offset;
-      const d = this.markDirty(node);
+      const d = this.markDirty(node, h);
       const fd = await this.stagingFd(d);
       let done = 0;
       try {
@@ -581,7 +594,7 @@ export class SessionFilesystem extends FsRemoteFollow {
     await fallocate(
       {
         stat: async () => ({ size: h.node.size, isFile: h.node.kind === 'file' }),
-        setSize: (_fh, size) => this.truncateNode(h.node, size),
+        setSize: (_fh, size) => this.truncateNode(h.node, size, h),
         writeAt: async (f, data, pos) => void (await this.write(f, data, pos, true)),
       },
       fh,
@@ -602,14 +615,15 @@ export class SessionFilesystem extends FsRemoteFollow {
 
   async ftruncate(fh: number, size: number): Promise<void> {
     this.assertWritable();
-    await this.truncateNode(this.handle(fh).node, size);
+    const h = this.handle(fh);
+    await this.truncateNode(h.node, size, h);
   }
 
-  protected async truncateNode(node: FsNode, size: number): Promise<void> {
+  protected async truncateNode(node: FsNode, size: number, h?: OpenFile): Promise<void> {
     if (size < 0) throw fsError('EINVAL');
     await this.withNodeLock(node, async () => {
       if (size === node.size && node.dirty) return;
-      const d = this.markDirty(node);
+      const d = this.markDirty(node, h);
       d.force = true;
       if (size < node.size) {
         d.ranges.truncate(size);

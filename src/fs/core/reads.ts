@@ -14,11 +14,17 @@ export abstract class FsReads extends FsTree {
   /** Staging files being opened: concurrent callers (a write, the shipper's read) share one open. */
   private readonly fdOpening = new WeakMap<DirtyState, Promise<fsp.FileHandle>>();
 
+  /** Where a dirty file's staged bytes live (the overlay's staging dir in overlay mode). */
+  protected stagingPathOf(d: DirtyState): string {
+    return this.overlay && this.ov ? this.overlay.stagingPath(d.stagingId) : this.staging.stagingPath(d.stagingId);
+  }
+
+  /** The staging file for writing, created on first use (callers hold the node lock). */
   protected async stagingFd(d: DirtyState): Promise<fsp.FileHandle> {
     if (d.fd) return d.fd;
     let opening = this.fdOpening.get(d);
     if (!opening) {
-      const p = this.overlay && this.ov ? this.overlay.stagingPath(d.stagingId) : this.staging.stagingPath(d.stagingId);
+      const p = this.stagingPathOf(d);
       // Overlay mode closes staging files on release: reopen without truncating.
       opening = fsp
         .open(p, 'r+')
@@ -53,7 +59,7 @@ export abstract class FsReads extends FsTree {
 
   /** Copy base (remote) bytes [start, end) into out at outOff. */
   protected async readBase(node: FsNode, start: number, end: number, out: Buffer, outOff: number): Promise<void> {
-    const extents = await this.ensureExtents(node);
+    const extents = node.dirty?.baseExtents ?? (await this.ensureExtents(node));
     for (const x of extents) {
       const xs = x.offset;
       const xe = x.offset + x.length;
@@ -121,10 +127,33 @@ export abstract class FsReads extends FsTree {
     const end = offset + length;
     const pieces = d ? d.ranges.split(offset, end) : [{ start: offset, end, inside: false }];
     const baseLimit = d ? d.baseLimit : node.size;
-    for (const p of pieces) {
-      if (p.inside) await (await this.stagingFd(d!)).read(out, p.start - offset, p.end - p.start, p.start);
-      else if (p.start < baseLimit) await this.readBase(node, p.start, Math.min(p.end, baseLimit), out, p.start - offset);
+    if (d) d.readers++;
+    try {
+      for (const p of pieces) {
+        if (p.inside) await this.readStaging(d!, out, p.start - offset, p.end - p.start, p.start);
+        else if (p.start < baseLimit) await this.readBase(node, p.start, Math.min(p.end, baseLimit), out, p.start - offset);
+      }
+    } finally {
+      if (d && --d.readers === 0 && d.drained) {
+        const wake = d.drained;
+        d.drained = undefined;
+        wake();
+      }
     }
     return out;
+  }
+
+  /** Staged bytes for a read: through the writer's fd, or a read-only open (never creates). */
+  protected async readStaging(d: DirtyState, out: Buffer, outOff: number, length: number, position: number): Promise<void> {
+    if (d.fd) {
+      await d.fd.read(out, outOff, length, position);
+      return;
+    }
+    const fd = await fsp.open(this.stagingPathOf(d), 'r');
+    try {
+      await fd.read(out, outOff, length, position);
+    } finally {
+      await fd.close();
+    }
   }
 }

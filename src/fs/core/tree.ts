@@ -133,7 +133,10 @@ export abstract class FsTree {
 
 
   protected newNode(parent: FsNode, name: string, kind: Kind, mode: number): FsNode {
-    return new FsNode(parent, name, this.nextIno++, kind, mode, this.clock.now());
+    const node = new FsNode(parent, name, this.nextIno++, kind, mode, this.clock.now());
+    // Newer than any listing in flight: such a listing must not drop it for not knowing it.
+    node.invalGen = ++this.invalGen;
+    return node;
   }
 
   protected checkName(name: string): void {
@@ -339,15 +342,21 @@ export abstract class FsTree {
    * invalidation lands during the refresh.
    */
   protected async freshen(node: FsNode): Promise<void> {
-    for (let i = 0; i < 3 && node.kind === 'file' && node.metaStale && !node.dirty && node.remote && node.attached; i++) {
-      node.metaStale = false;
-      const gen = this.invalGen;
-      await this.refreshFile(node);
-      if (node.invalGen > gen) {
-        node.metaStale = true;
-        node.extents = undefined;
+    const stale = () => node.kind === 'file' && node.metaStale && !node.dirty && node.remote && node.attached;
+    if (!stale()) return;
+    // Under the node lock: a write + upload that lands while the manifest request is out would
+    // otherwise be overwritten by the older answer (size and extents going back in time).
+    await this.withNodeLock(node, async () => {
+      for (let i = 0; i < 3 && stale(); i++) {
+        node.metaStale = false;
+        const gen = this.invalGen;
+        await this.refreshFile(node);
+        if (node.invalGen > gen) {
+          node.metaStale = true;
+          node.extents = undefined;
+        }
       }
-    }
+    });
   }
 
   /** Remove one name of a node; the node lives on while open (open-after-unlink). */
@@ -383,9 +392,29 @@ export abstract class FsTree {
 
   protected register(node: FsNode, flags: number): number {
     const fh = this.nextFh++;
-    this.handles.set(fh, { fh, node, flags, lastReadEnd: -1 });
+    const h: OpenFile = { fh, node, flags, lastReadEnd: -1, baseHash: undefined, baseSize: 0, baseExtents: undefined };
+    this.seeVersion(h);
+    this.handles.set(fh, h);
     node.openCount++;
     return fh;
+  }
+
+  /** Open handles of `node` now see the gateway's current version (after our own upload or a conflict). */
+  protected rebaseHandles(node: FsNode): void {
+    if (node.openCount === 0 || node.dirty) return;
+    for (const h of this.handles.values()) if (h.node === node) this.seeVersion(h);
+  }
+
+  /** A handle now sees what the node shows: its pending edit, or its current remote version. */
+  protected seeVersion(h: OpenFile): void {
+    const node = h.node;
+    if (node.dirty) {
+      h.baseHash = node.dirty.baseHash;
+      return;
+    }
+    h.baseHash = node.remote ? node.remoteHash : undefined;
+    h.baseSize = node.remote ? node.remoteSize : 0;
+    h.baseExtents = node.remote ? node.extents : undefined;
   }
 
 

@@ -7,7 +7,7 @@
 // Invariants: one upload per node at a time (node lock); a journal record is removed only after the
 // gateway holds its bytes. Callers: the layers above (overlay glue, SessionFilesystem).
 import * as fsp from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { isGatewayError } from '../../client/gateway-error.js';
 import type { ManifestNode } from '../../protocol/types.js';
 import { RpcCode } from '../../protocol/rpc-status.js';
@@ -54,7 +54,14 @@ export abstract class FsWriteThrough extends FsReads {
         this.log.warn('overlay: could not drop a discarded file', { error: String(e) });
       }
     }
+    await this.retireDirty(d);
+  }
+
+  /** Wait until no read uses `d`, then close and remove its staging file and journal record. */
+  protected async retireDirty(d: DirtyState): Promise<void> {
+    while (d.readers > 0) await new Promise<void>((r) => (d.drained = r));
     await d.fd?.close().catch(() => undefined);
+    d.fd = undefined;
     await this.staging.removeStaging(d.stagingId);
     await this.staging.removeRecord(d.stagingId);
   }
@@ -74,7 +81,7 @@ export abstract class FsWriteThrough extends FsReads {
       id: d.stagingId,
       sessionId: this.sessionId,
       path,
-      baseHash: node.remote ? node.remoteHash : '',
+      baseHash: node.remote ? (d.baseHash ?? node.remoteHash) : '',
       baseLimit: d.baseLimit,
       size: node.size,
       mode: node.mode,
@@ -96,6 +103,7 @@ export abstract class FsWriteThrough extends FsReads {
         node.extents = undefined;
         if (node.parent) node.parent.stale = true;
         await this.refreshFile(node).catch(() => undefined);
+        this.rebaseHandles(node);
         return;
       }
       // The upload failed: make the bytes durable locally (staging file + journal record) so a
@@ -107,17 +115,18 @@ export abstract class FsWriteThrough extends FsReads {
       this.stats.uploadsInFlight = this.inFlightUploads;
     }
     await this.finishDirty(node, d);
+    this.rebaseHandles(node);
   }
 
   /** The node's bytes are on the gateway: drop local staging state. */
   protected async finishDirty(node: FsNode, d: DirtyState): Promise<void> {
     if (node.dirty === d) node.dirty = undefined;
+    // A listing that left before this upload must not apply its older view of the node (or drop
+    // a file it did not know yet): mark the node changed after any listing in flight.
+    node.invalGen = ++this.invalGen;
     this.dirtyNodes.delete(node);
     this.stats.pendingUploads = this.dirtyNodes.size;
-    await d.fd?.close().catch(() => undefined);
-    d.fd = undefined;
-    await this.staging.removeStaging(d.stagingId);
-    await this.staging.removeRecord(d.stagingId);
+    await this.retireDirty(d);
   }
 
   /**
@@ -296,8 +305,10 @@ export abstract class FsWriteThrough extends FsReads {
 
   /** Keep the local side of a conflict as `<path>.conflict-<time>` on the gateway. */
   protected async saveConflict(rec: JournalRecord, read: (off: number, len: number) => Promise<Buffer>, reason: string): Promise<void> {
-    const stamp = new Date(this.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-    const conflictPath = `${rec.path}.conflict-${stamp}`;
+    // Unique per conflict: UTC time to the millisecond plus 48 random bits (two conflicts in one
+    // second used to share a name, and the second copy replaced the first).
+    const stamp = new Date(this.clock.now()).toISOString().replace(/[-:]/g, '').replace('.', '');
+    const conflictPath = `${rec.path}.conflict-${stamp}-${randomBytes(6).toString('hex')}`;
     const content = await read(0, rec.size);
     await this.client.batch(this.sessionId, { operations: [{ write: { path: conflictPath, content, expectedHash: '', mode: rec.mode } }] });
     this.stats.conflicts.push({ path: rec.path, conflictPath, at: this.clock.now(), reason });

@@ -74,7 +74,7 @@ export abstract class FsOverlayGlue extends FsWriteThrough {
   protected fileRecord(node: FsNode): FileRecord {
     const d = node.dirty!;
     const whole = !node.remote || d.baseLimit === 0;
-    return { id: d.stagingId, path: node.path, baseHash: node.remote ? node.remoteHash : '', baseLimit: whole ? 0 : d.baseLimit, size: node.size, mode: node.mode, ranges: whole ? null : d.ranges.ranges.map((r) => ({ ...r })), isNew: !node.remote };
+    return { id: d.stagingId, path: node.path, baseHash: node.remote ? (d.baseHash ?? node.remoteHash) : '', baseLimit: whole ? 0 : d.baseLimit, size: node.size, mode: node.mode, ranges: whole ? null : d.ranges.ranges.map((r) => ({ ...r })), isNew: !node.remote };
   }
 
   /**
@@ -238,7 +238,7 @@ export abstract class FsOverlayGlue extends FsWriteThrough {
           if (!node.dirty || node.dirty.stagingId !== op.fileId) return { kind: 'skip' } as PutPlan;
           const d = node.dirty;
           const rec: JournalRecord = {
-            id: d.stagingId, sessionId: this.sessionId, path: op.path, baseHash: node.remote ? node.remoteHash : '', baseLimit: d.baseLimit,
+            id: d.stagingId, sessionId: this.sessionId, path: op.path, baseHash: node.remote ? (d.baseHash ?? node.remoteHash) : '', baseLimit: d.baseLimit,
             size: node.size, mode: node.mode, ranges: d.ranges.ranges.map((r) => ({ ...r })), isNew: !node.remote, writtenAt: Date.now(),
           };
           const read = (off: number, len: number) => this.readLocal(node, off, len);
@@ -325,8 +325,11 @@ export abstract class FsOverlayGlue extends FsWriteThrough {
             this.filesById.delete(d.stagingId);
             this.store().removeFile(d.stagingId);
             await this.finishDirty(node, d);
+            this.rebaseHandles(node);
           } else {
             // Written again meanwhile: the next put is based on what we just shipped.
+            d.baseHash = node.remoteHash;
+            d.baseExtents = undefined;
             this.store().putFile(this.fileRecord(node));
           }
         });
