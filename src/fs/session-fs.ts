@@ -285,6 +285,7 @@ export class SessionFilesystem extends FsRemoteFollow {
     }
     d.parent.children!.set(d.name, node);
     this.touchDir(d.parent);
+    node.invalGen = ++this.invalGen; // moved here after any listing in flight began: not to be dropped by it
     const now = this.clock.now();
     s.parent.mtime = s.parent.ctime = now;
     d.parent.mtime = d.parent.ctime = now;

@@ -189,10 +189,10 @@ export abstract class FsTree {
     }
     const children = dir.children!;
     // A local create/unlink/rename in this directory landed while the listing was in flight (its
-    // gateway side may not be in the answer yet, overlay mode: not shipped): keep our names, take
-    // only the metadata of untouched children, and list again later.
+    // gateway side may not be in the answer yet, overlay mode: not shipped): keep our names and
+    // take only the metadata of untouched children. (Not marked stale for another listing: during
+    // a burst of creates — a git clone — every listing would be overtaken and re-listed.)
     const namesFresh = dir.localGen <= lg;
-    if (!namesFresh) dir.stale = true;
     for (const [name, m] of seen) {
       const kind = typeOfManifest(m);
       let child = children.get(name);
