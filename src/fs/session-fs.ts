@@ -135,6 +135,14 @@ class FsNode {
    * refresh that started before it carries older metadata and must not clear `metaStale`/`stale`.
    */
   invalGen = 0;
+  /**
+   * A version the kernel may still show for this file (its cached attributes and pages) although
+   * the core moved on — set when a remote change or a conflict replaced the version here, cleared
+   * when the binding reports the kernel invalidation done (`kernelGen` guards against an older
+   * invalidation finishing late). Only with a binding that keeps kernel caches (fuse3).
+   */
+  kernelHash: string | undefined;
+  kernelGen = 0;
 
   constructor(parent: FsNode | undefined, name: string, ino: number, kind: Kind, mode: number, now: number) {
     this.parent = parent;
@@ -179,10 +187,10 @@ export interface OpenFile {
   /** Last read end, for sequential-read prefetch. */
   lastReadEnd: number;
   /**
-   * The remote version this handle's view is based on: the content hash at open, moved on by
-   * every read that reaches the core while the file is clean and by this mount's own uploads. A
-   * write through the handle is an edit of that version; if the gateway has another one by
-   * upload time, it is a conflict (never a silent merge over someone else's write).
+   * The remote version this handle's view is based on: the content hash at open, moved on only
+   * by this mount's own uploads (never by reads: a reader may have seen part of the older
+   * version). A write through the handle is an edit of that version; if the gateway has another
+   * one by upload time, it is a conflict (never a silent merge over someone else's write).
    */
   baseHash: string | undefined;
   /** Size and extents of that version (when known), so an edit applies to the bytes it saw. */
@@ -317,6 +325,7 @@ export class SessionFilesystem {
   private invalGen = 0;
   private readonly blobInFlight = new Map<string, Promise<Buffer>>();
   private readonly dirtyNodes = new Set<FsNode>();
+  private kernelInvalidator: ((paths: string[]) => Promise<unknown>) | undefined;
   private batchQueue: PendingBatchOp[] = [];
   private batchInFlight = false;
   private inFlightUploads = 0;
@@ -1041,7 +1050,9 @@ export class SessionFilesystem {
     await this.freshen(node); // [posix hook]
     const end = Math.min(node.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
-    if (!node.dirty) this.seeVersion(h);
+    // The handle's base version does not move on reads: a reader may already have seen part of
+    // the older version (its size, its first pages), and a later read of the newer one must not
+    // make an edit of the old bytes look like an edit of the new ones. Such an edit conflicts.
     const out = await this.readLocal(node, offset, end - offset);
     if (!node.dirty && h.baseHash === node.remoteHash) h.baseExtents ??= node.extents;
     const sequential = h.lastReadEnd === offset;
@@ -1308,6 +1319,14 @@ export class SessionFilesystem {
       if (isGatewayError(e) && (e.rpcCode === RpcCode.ABORTED || e.rpcCode === RpcCode.FAILED_PRECONDITION)) {
         await this.saveConflict(rec, reader, e.message);
         await this.finishDirty(node, d);
+        // The kernel caches the refused local bytes: until it drops them, an edit is of those.
+        if (this.kernelInvalidator && rec.baseHash) {
+          this.kernelMayShow(node, rec.baseHash);
+          const gen = this.invalGen;
+          const p = node.path;
+          const done = () => this.kernelInvalidated([p], gen);
+          void this.kernelInvalidator([p]).then(done, done);
+        }
         node.extents = undefined;
         if (node.parent) node.parent.stale = true;
         await this.refreshFile(node).catch(() => undefined);
@@ -1326,6 +1345,37 @@ export class SessionFilesystem {
     this.rebaseHandles(node);
   }
 
+  /**
+   * The binding's kernel-cache invalidation (fuse3), fired without waiting (it may be called from
+   * inside a request the kernel holds locks for); it resolves when the kernel dropped the caches.
+   */
+  setKernelInvalidator(fn: (paths: string[]) => Promise<unknown>): void {
+    this.kernelInvalidator = fn;
+  }
+
+  /** The invalidation generation now (pass it to kernelInvalidated with the paths it covered). */
+  currentInvalGen(): number {
+    return this.invalGen;
+  }
+
+  /** The kernel dropped its caches of these paths (an invalidation requested at generation `gen`). */
+  kernelInvalidated(paths: string[], gen: number): void {
+    const clear = (n: FsNode) => {
+      if (n.kernelGen <= gen) n.kernelHash = undefined;
+    };
+    for (const p of paths) {
+      const n = this.peek(p);
+      if (n && n.kind === 'file') clear(n);
+    }
+  }
+
+  /** Remember that the kernel may still show `hash` for `node` (until an invalidation completes). */
+  private kernelMayShow(node: FsNode, hash: string): void {
+    if (!this.kernelInvalidator || node.kind !== 'file') return;
+    if (node.kernelHash === undefined) node.kernelHash = hash;
+    node.kernelGen = this.invalGen;
+  }
+
   /** Open handles of `node` now see the gateway's current version (after our own upload or a conflict). */
   private rebaseHandles(node: FsNode): void {
     if (node.openCount === 0 || node.dirty) return;
@@ -1337,6 +1387,13 @@ export class SessionFilesystem {
     const node = h.node;
     if (node.dirty) {
       h.baseHash = node.dirty.baseHash;
+      return;
+    }
+    if (node.remote && node.kernelHash !== undefined && node.kernelHash !== node.remoteHash) {
+      // The process may be shown the older version from the kernel's caches: an edit is of that.
+      h.baseHash = node.kernelHash;
+      h.baseSize = 0;
+      h.baseExtents = undefined;
       return;
     }
     h.baseHash = node.remote ? node.remoteHash : undefined;
@@ -1646,6 +1703,7 @@ export class SessionFilesystem {
           n.stale = true;
           for (const c of n.children!.values()) walk(c);
         } else if (!n.dirty) {
+          if (n.remote) this.kernelMayShow(n, n.remoteHash);
           n.extents = undefined;
           n.metaStale = true;
         }
@@ -1666,6 +1724,7 @@ export class SessionFilesystem {
         node.invalGen = gen;
         if (node.kind === 'dir') node.stale = true;
         else if (!node.dirty) {
+          if (node.remote) this.kernelMayShow(node, node.remoteHash);
           node.extents = undefined;
           node.metaStale = true;
         }
