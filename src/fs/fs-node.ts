@@ -133,6 +133,14 @@ export class FsNode {
    * listing that began before it does not know that change and must not add or drop names.
    */
   localGen = 0;
+  /**
+   * A version the kernel may still show for this file (its cached attributes and pages) although
+   * the core moved on — set when a remote change or a conflict replaced the version here, cleared
+   * when the binding reports the kernel invalidation done (`kernelGen` guards against an older
+   * invalidation finishing late). Only with a binding that keeps kernel caches (fuse3).
+   */
+  kernelHash: string | undefined;
+  kernelGen = 0;
 
   constructor(parent: FsNode | undefined, name: string, ino: number, kind: Kind, mode: number, now: number) {
     this.parent = parent;
@@ -177,10 +185,10 @@ export interface OpenFile {
   /** Last read end, for sequential-read prefetch. */
   lastReadEnd: number;
   /**
-   * The remote version this handle's view is based on: the content hash at open, moved on by
-   * every read that reaches the core while the file is clean and by this mount's own uploads. A
-   * write through the handle is an edit of that version; if the gateway has another one by
-   * upload time, it is a conflict (never a silent merge over someone else's write).
+   * The remote version this handle's view is based on: the content hash at open, moved on only
+   * by this mount's own uploads (never by reads: a reader may have seen part of the older
+   * version). A write through the handle is an edit of that version; if the gateway has another
+   * one by upload time, it is a conflict (never a silent merge over someone else's write).
    */
   baseHash: string | undefined;
   /** Size and extents of that version (when known), so an edit applies to the bytes it saw. */

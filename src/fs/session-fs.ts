@@ -542,7 +542,9 @@ export class SessionFilesystem extends FsRemoteFollow {
     await this.freshen(node); // [posix hook]
     const end = Math.min(node.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
-    if (!node.dirty) this.seeVersion(h);
+    // The handle's base version does not move on reads: a reader may already have seen part of
+    // the older version (its size, its first pages), and a later read of the newer one must not
+    // make an edit of the old bytes look like an edit of the new ones. Such an edit conflicts.
     const out = await this.readLocal(node, offset, end - offset);
     if (!node.dirty && h.baseHash === node.remoteHash) h.baseExtents ??= node.extents;
     const sequential = h.lastReadEnd === offset;

@@ -32,17 +32,20 @@ export interface MountEnv {
 }
 
 /**
- * fetch that retries once when a kept-alive socket was closed by the server while idle (undici
+ * fetch that retries when a kept-alive socket was closed by the server while idle (undici
  * reports UND_ERR_SOCKET, or EPIPE/ECONNRESET when the close races the write of the request: the
  * server keeps idle sockets 65 s and undici reuses them up to the hinted timeout minus 1 s).
  */
 async function fetchRetry(url: string, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (e) {
-    const code = (e as { cause?: { code?: string } }).cause?.code;
-    if (code !== 'UND_ERR_SOCKET' && code !== 'EPIPE' && code !== 'ECONNRESET') throw e;
-    return fetch(url, init);
+  // Several pooled sockets can be stale at once (a test that blocked its event loop in execSync
+  // for longer than the server's idle timeout never saw their FINs): each failed attempt drops one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (e) {
+      const code = (e as { cause?: { code?: string } }).cause?.code;
+      if (attempt >= 5 || (code !== 'UND_ERR_SOCKET' && code !== 'EPIPE' && code !== 'ECONNRESET')) throw e;
+    }
   }
 }
 

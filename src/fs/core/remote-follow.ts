@@ -27,6 +27,7 @@ export abstract class FsRemoteFollow extends FsOverlayGlue {
         } else if (!n.dirty) {
           // An open file keeps the extents of the version it was opened from: an edit made before
           // the next read is based on that version (its upload then conflicts instead of merging).
+          if (n.remote) this.kernelMayShow(n, n.remoteHash);
           if (n.openCount === 0) n.extents = undefined;
           n.metaStale = true;
         }
@@ -47,6 +48,7 @@ export abstract class FsRemoteFollow extends FsOverlayGlue {
         node.invalGen = gen;
         if (node.kind === 'dir') node.stale = true;
         else if (!node.dirty) {
+          if (node.remote) this.kernelMayShow(node, node.remoteHash);
           if (node.openCount === 0) node.extents = undefined;
           node.metaStale = true;
         }

@@ -57,6 +57,7 @@ export abstract class FsTree {
 
   /** [posix hook] Bumped by every invalidate(): see FsNode.invalGen. */
   protected invalGen = 0;
+  protected kernelInvalidator: ((paths: string[]) => Promise<unknown>) | undefined;
   /** Bumped by every local change of a directory's names: see FsNode.localGen. */
   protected localGen = 0;
 
@@ -405,11 +406,49 @@ export abstract class FsTree {
     for (const h of this.handles.values()) if (h.node === node) this.seeVersion(h);
   }
 
+  /**
+   * The binding's kernel-cache invalidation (fuse3), fired without waiting (it may be called from
+   * inside a request the kernel holds locks for); it resolves when the kernel dropped the caches.
+   */
+  setKernelInvalidator(fn: (paths: string[]) => Promise<unknown>): void {
+    this.kernelInvalidator = fn;
+  }
+
+  /** The invalidation generation now (pass it to kernelInvalidated with the paths it covered). */
+  currentInvalGen(): number {
+    return this.invalGen;
+  }
+
+  /** The kernel dropped its caches of these paths (an invalidation requested at generation `gen`). */
+  kernelInvalidated(paths: string[], gen: number): void {
+    const clear = (n: FsNode) => {
+      if (n.kernelGen <= gen) n.kernelHash = undefined;
+    };
+    for (const p of paths) {
+      const n = this.peek(p);
+      if (n && n.kind === 'file') clear(n);
+    }
+  }
+
+  /** Remember that the kernel may still show `hash` for `node` (until an invalidation completes). */
+  protected kernelMayShow(node: FsNode, hash: string): void {
+    if (!this.kernelInvalidator || node.kind !== 'file') return;
+    if (node.kernelHash === undefined) node.kernelHash = hash;
+    node.kernelGen = this.invalGen;
+  }
+
   /** A handle now sees what the node shows: its pending edit, or its current remote version. */
   protected seeVersion(h: OpenFile): void {
     const node = h.node;
     if (node.dirty) {
       h.baseHash = node.dirty.baseHash;
+      return;
+    }
+    if (node.remote && node.kernelHash !== undefined && node.kernelHash !== node.remoteHash) {
+      // The process may be shown the older version from the kernel's caches: an edit is of that.
+      h.baseHash = node.kernelHash;
+      h.baseSize = 0;
+      h.baseExtents = undefined;
       return;
     }
     h.baseHash = node.remote ? node.remoteHash : undefined;

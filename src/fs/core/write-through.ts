@@ -100,6 +100,14 @@ export abstract class FsWriteThrough extends FsReads {
       if (isGatewayError(e) && (e.rpcCode === RpcCode.ABORTED || e.rpcCode === RpcCode.FAILED_PRECONDITION)) {
         await this.saveConflict(rec, reader, e.message);
         await this.finishDirty(node, d);
+        // The kernel caches the refused local bytes: until it drops them, an edit is of those.
+        if (this.kernelInvalidator && rec.baseHash) {
+          this.kernelMayShow(node, rec.baseHash);
+          const gen = this.invalGen;
+          const p = node.path;
+          const done = () => this.kernelInvalidated([p], gen);
+          void this.kernelInvalidator([p]).then(done, done);
+        }
         node.extents = undefined;
         if (node.parent) node.parent.stale = true;
         await this.refreshFile(node).catch(() => undefined);
