@@ -80,18 +80,29 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const blobStore = blobs;
   // Group commit: blob files first, then the WAL (db/database.ts).
   const totalChanges = db.prepare('SELECT total_changes() AS n').pluck();
-  const durability = new WalDurability(
-    path.join(opts.dataDir, 'gateway.db-wal'),
-    () => blobStore.flush(),
-    // Anything unflushed (a blob file) makes the state differ from the last sync.
-    () => (totalChanges.get() as number) + ((blobStore.unflushed?.() ?? 1) > 0 ? 0.5 : 0),
-  );
   const counters = new Counters();
   const totals = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM blobs').get() as { n: number; b: number };
   counters.blobsStored = totals.n;
   counters.bytesStored = totals.b;
   const trees = new TreeStore(db);
   const content = new ContentStore(db, blobs, counters, () => clock.now());
+  const durability = new WalDurability(
+    path.join(opts.dataDir, 'gateway.db-wal'),
+    () => blobStore.flush(),
+    // Anything unflushed (a blob file) makes the state differ from the last sync.
+    () => (totalChanges.get() as number) + ((blobStore.unflushed?.() ?? 1) > 0 ? 0.5 : 0),
+    () => flushDeferred(),
+  );
+  // Rows held in memory until the next commit (store/content.ts, core.ts EventLog).
+  const flushDeferred = () => {
+    const a = content.flushPending();
+    const b = events.flush();
+    return () => {
+      a();
+      b();
+    };
+  };
+  const events = new EventLog(db, clock);
   const closers: Array<() => Promise<void> | void> = [];
   const core: GatewayCore = {
     db,
@@ -104,8 +115,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     counters,
     clock,
     logger,
-    events: new EventLog(db, clock),
-    sessions: new SessionRepo(db, trees, clock),
+    events,
+    sessions: new SessionRepo(db, trees, clock, flushDeferred),
     dataDir: opts.dataDir,
     ...(opts.allowLocalRemotes ? { allowLocalRemotes: opts.allowLocalRemotes } : {}),
     secretKey,
