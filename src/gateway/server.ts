@@ -55,6 +55,8 @@ export interface GatewayOptions {
   limits?: Partial<TransportLimits>;
   /** Periodic garbage collection (store/gc.ts), ms between runs; 0 = off. Default 15 minutes. */
   gcIntervalMs?: number;
+  /** The WAL fsync of group commit (db/database.ts); tests inject a gated or failing one. Default fdatasync. */
+  walSync?: (fd: number) => Promise<void>;
 }
 
 export interface RunningGateway {
@@ -92,6 +94,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     // Anything unflushed (a blob file) makes the state differ from the last sync.
     () => (totalChanges.get() as number) + ((blobStore.unflushed?.() ?? 1) > 0 ? 0.5 : 0),
     () => flushDeferred(),
+    opts.walSync,
   );
   // Rows held in memory until the next commit (store/content.ts, core.ts EventLog).
   const flushDeferred = () => {
@@ -182,8 +185,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           if (scope.recorded && out !== STREAMED) core.requests.complete(scope.tenantId, scope.requestId, out ?? {});
         }
       } else out = await m.handler(ctx);
-      // Acknowledge a change only once it is durable (group commit; db/database.ts).
-      if (method !== 'GET' && method !== 'HEAD') await durability.barrier();
+      // Acknowledge a change only once it is durable (group commit; db/database.ts). A failed
+      // fsync is UNAVAILABLE: the outcome is unknown, a retry with the same request id is safe.
+      if (method !== 'GET' && method !== 'HEAD') {
+        await durability.barrier().catch((err: unknown) => {
+          logger.error('WAL fsync failed; request not acknowledged', { method: req.method, path: logPath, error: String(err) });
+          throw new ApiError(RpcCode.UNAVAILABLE, 'the gateway could not make this change durable (fsync failed); retry with the same x-aether-request-id');
+        });
+      }
       if (out === STREAMED) return;
       sendJson(res, 200, out ?? {});
     } catch (err) {

@@ -81,6 +81,8 @@ export class WalDurability implements Durability {
     private readonly changes: () => number = () => -2,
     /** Synchronous: commit rows still held in memory (deferred content rows) before deciding. */
     private readonly flushRows: () => void = () => undefined,
+    /** The fsync seam (tests inject a slow or failing one): make the WAL file's data durable. */
+    private readonly syncFile: (fd: number) => Promise<void> = fdatasync,
   ) {}
 
   barrier(): Promise<void> {
@@ -108,8 +110,7 @@ export class WalDurability implements Durability {
       // Content files referenced by committed rows go first (see blob-store.ts).
       await this.beforeSync();
       const fd = this.walFd();
-      // fdatasync: the WAL's data and size, which is what replay needs (SQLite uses it too).
-      if (fd !== undefined) await new Promise<void>((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res())));
+      if (fd !== undefined) await this.syncFile(fd);
       this.syncs++;
       this.synced = covered;
     } finally {
@@ -138,6 +139,11 @@ export class WalDurability implements Durability {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
   }
+}
+
+/** fdatasync: the WAL's data and size, which is what replay needs (SQLite uses it too). */
+export function fdatasync(fd: number): Promise<void> {
+  return new Promise<void>((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res())));
 }
 
 /** For in-memory databases and tests that do not need durability. */
