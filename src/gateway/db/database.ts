@@ -19,6 +19,12 @@ export type Db = Database.Database;
 
 export function openDatabase(file: string): Db {
   const db = new Database(file);
+  // A new database returns freed pages to the filesystem incrementally (GC runs
+  // incremental_vacuum, store/gc.ts). auto_vacuum can only be chosen before the first table;
+  // older databases are converted by `aether gateway gc --vacuum` (one full VACUUM).
+  if (schemaVersion(db) === 0 && (db.prepare("SELECT COUNT(*) AS n FROM sqlite_master").get() as { n: number }).n === 0) {
+    db.pragma('auto_vacuum = INCREMENTAL');
+  }
   db.pragma('journal_mode = WAL');
   // Durability comes from Durability.barrier() (an fsync of the WAL per group of requests).
   db.pragma('synchronous = NORMAL');

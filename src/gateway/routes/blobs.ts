@@ -144,9 +144,13 @@ export function registerBlobRoutes(router: Router, core: GatewayCore): void {
     bytesReceived: String(t.bytesReceived),
   });
 
-  router.get('/v1/metrics/cas', (ctx): CasMetrics => {
+  router.get('/v1/metrics/cas', async (ctx): Promise<CasMetrics> => {
     const tenantId = ctx.principal.tenantId;
     const out: CasMetrics = { tenantId, ...figures(tenantStored.get(tenantId) as { n: number; bytes: number }, core.counters.tenant(tenantId)) };
+    // Live vs reclaimable (issue 15): from a collection at most a minute old (store/gc.ts).
+    const st = await core.gc.tenantStorage(tenantId);
+    out.liveBytes = String(st.liveBlobBytes);
+    out.reclaimableBytes = String(st.reclaimableBlobBytes);
     if (isGatewayAdmin(ctx.principal)) {
       const c = core.counters;
       out.gateway = figures({ n: c.blobsStored, bytes: c.bytesStored }, c);
