@@ -68,6 +68,7 @@ export function registerBlobRoutes(router: Router, core: GatewayCore): void {
     if (!isContentHash(hash) || !core.content.tenantHas(tenantId, hash)) throw notFound(`blob ${hash} not found`);
     const size = await core.content.blobs.size(hash);
     if (size === undefined) throw new ApiError(RpcCode.DATA_LOSS, `blob ${hash} is referenced but missing from the store`);
+    core.content.leaseBlob(hash); // a reader is fetching it: GC keeps it for the lease (store/content.ts)
 
     const res = ctx.res;
     const etag = `"${hash}"`;

@@ -376,6 +376,7 @@ export function registerFileRoutes(router: Router, core: GatewayCore): void {
     const e = core.trees.lookup(s.root, path);
     if (!e) throw notFound(`${path} does not exist`);
     if (e.t !== 'f') throw failedPrecondition(`${path} is not a regular file`);
+    core.content.lease(e.x ?? []); // reader lease (store/content.ts)
     return { extents: renderExtents(e.x ?? []) };
   });
 

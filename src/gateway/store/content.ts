@@ -18,6 +18,9 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Counters } from '../counters.js';
 import { sha256 } from '../../shared/digest.js';
 
+/** How long a reader lease keeps a blob (see ContentStore.lease). */
+export const LEASE_MS = 10 * 60_000;
+
 /** Shared zeros for holes (read-only by convention). */
 const ZEROS = Buffer.alloc(4 << 20);
 /** Hole bytes hashed between event-loop turns. */
@@ -53,12 +56,33 @@ export class ContentStore {
   }
 
   /**
+   * Reader leases (issue 15): blobs whose extents were handed to a reader (manifest with
+   * includeCasExtents, getCasExtents) or that were served are leased for LEASE_MS from then, and
+   * GC keeps them whatever its grace period — even `graceSeconds: 0` — so a mount reading a
+   * replaced file's old version (its cached extents) still gets its bytes.
+   */
+  private leases = new RecentlyTouched();
+
+  lease(extents: readonly Extent[]): void {
+    for (const x of extents) if (x.h) this.leases.stamp(x.h);
+  }
+
+  leaseBlob(hash: string): void {
+    this.leases.stamp(hash);
+  }
+
+  /** Blobs leased now (a lease lasts LEASE_MS). */
+  leased(now = Date.now()): Set<string> {
+    return this.leases.since(now - LEASE_MS);
+  }
+
+  /**
    * GC: remove a blob's bytes unless it was touched since `since`. The check and the start of the
    * removal happen in one synchronous step, and a put stamps its hash before it looks for existing
    * bytes, so a put racing with GC either keeps the blob or writes it again.
    */
   async removeBlob(hash: string, since: number): Promise<boolean> {
-    if (this.recent.touchedSince(hash, since)) return false;
+    if (this.recent.touchedSince(hash, since) || this.leases.touchedSince(hash, Date.now() - LEASE_MS)) return false;
     await this.blobs.remove?.(hash);
     return true;
   }

@@ -11,7 +11,8 @@
 // dedupe* is stamped recent (TreeStore.recentlyPut, ContentStore.recentlyPut) and so survives,
 // and every node a later root shares with an older one was reachable from that older root, which
 // was marked or is itself recent. A reader holding extents of a version that was just replaced
-// (a mount reading a cold file) is covered by the grace period. Pauses are bounded: marking and
+// (a mount reading a cold file) is covered by its reader lease (ContentStore.lease: extents
+// handed out or blobs served in the last 10 minutes are kept whatever the grace period). Pauses are bounded: marking and
 // sweeping run in slices of SLICE items with an event-loop turn between them; each sweep slice is
 // one small transaction, so a kill -9 mid-GC leaves a consistent database (rows of unreachable
 // content gone or not; a blob file is removed only after its rows are committed gone).
@@ -281,7 +282,9 @@ export class GarbageCollector {
     }
 
     // Sweep blobs.
+    // Reader leases hold whatever the grace period (ContentStore.lease).
     const recentBlobs = this.content.recentlyPut(cutoff);
+    for (const h of this.content.leased()) recentBlobs.add(h);
     const blobRows = this.db.prepare('SELECT hash, size, created_at AS t FROM blobs').all() as Array<{ hash: string; size: number; t: number }>;
     await yieldNow();
     const deadBlobs: Array<{ hash: string; size: number }> = [];
@@ -300,6 +303,7 @@ export class GarbageCollector {
       const delRefs = this.db.prepare('DELETE FROM tenant_blobs WHERE hash = ?');
       for (let i = 0; i < deadBlobs.length; i += SLICE) {
         const again = this.content.recentlyPut(cutoff);
+        for (const h of this.content.leased()) again.add(h);
         const part = deadBlobs.slice(i, i + SLICE).filter((b) => !again.has(b.hash));
         // Rows first (one transaction), then inline data / files: a crash in between leaves only
         // orphan bytes, which a later put of the same content simply reuses.
@@ -330,7 +334,8 @@ export class GarbageCollector {
     }
     sliceStart = Date.now();
     report.databaseBytesAfter = dbBytes();
-    this.last = { at: Date.now(), changes: this.changes(), tenants };
+    // Figures were taken before the sweep: after one that removed something they are stale.
+    this.last = !dryRun && (report.removedBlobs > 0 || report.removedTrees > 0 || report.purgedSessions > 0) ? undefined : { at: Date.now(), changes: this.changes(), tenants };
     report.durationMs = Date.now() - started;
     report.maxPauseMs = maxPause;
     return report;
