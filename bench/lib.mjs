@@ -258,6 +258,9 @@ export async function createBenchEnv({ keep = false } = {}) {
     root,
     home,
     gatewayPid: gwChild.pid,
+    /** The gateway's URL and token (for routes call() cannot speak, e.g. raw blob bytes). */
+    url: gw.url,
+    token: gw.token,
     /** FUSE bindings the mount daemons reported (AETHER_FUSE_BINDING picks one). */
     bindings: new Set(),
     call,

@@ -15,6 +15,7 @@
 // bytes below `baseLimit` outside them come from the remote extents, the rest are zeros. All
 // content mutation of one node is serialized by its `lock`. Callers: src/fuse (the adapter), tests.
 import * as fsp from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import type { GatewayClient } from '../client/gateway-client.js';
 import { isGatewayError } from '../client/gateway-error.js';
 import type { CasStore } from '../cas/cas-store.js';
@@ -71,6 +72,23 @@ interface DirtyState {
   fd?: fsp.FileHandle;
   /** Must be uploaded even if no bytes changed (new file, truncate, mode change). */
   force: boolean;
+  /** The remote version the local edit is based on (expectedHash of the upload); see OpenFile.baseHash. */
+  baseHash: string | undefined;
+  /**
+   * Extents of that version when it is no longer the node's current remote version (a handle
+   * that read version X writes after the mount learnt of version Y): reads of unwritten ranges
+   * come from X, so the local file — and its conflict copy — is the edit of what was read.
+   */
+  baseExtents?: Extent[];
+  /**
+   * Reads in progress through this state (reads take no node lock). An upload that finishes
+   * or a discard waits for them before it closes and removes the staging file, so a read that
+   * began against the staged bytes always finishes against them (never against a closed fd or a
+   * re-created empty file).
+   */
+  readers: number;
+  /** Resolved when `readers` drops to 0 (set only while someone waits). */
+  drained?: () => void;
 }
 
 class FsNode {
@@ -117,6 +135,14 @@ class FsNode {
    * refresh that started before it carries older metadata and must not clear `metaStale`/`stale`.
    */
   invalGen = 0;
+  /**
+   * A version the kernel may still show for this file (its cached attributes and pages) although
+   * the core moved on — set when a remote change or a conflict replaced the version here, cleared
+   * when the binding reports the kernel invalidation done (`kernelGen` guards against an older
+   * invalidation finishing late). Only with a binding that keeps kernel caches (fuse3).
+   */
+  kernelHash: string | undefined;
+  kernelGen = 0;
 
   constructor(parent: FsNode | undefined, name: string, ino: number, kind: Kind, mode: number, now: number) {
     this.parent = parent;
@@ -160,6 +186,16 @@ export interface OpenFile {
   flags: number;
   /** Last read end, for sequential-read prefetch. */
   lastReadEnd: number;
+  /**
+   * The remote version this handle's view is based on: the content hash at open, moved on only
+   * by this mount's own uploads (never by reads: a reader may have seen part of the older
+   * version). A write through the handle is an edit of that version; if the gateway has another
+   * one by upload time, it is a conflict (never a silent merge over someone else's write).
+   */
+  baseHash: string | undefined;
+  /** Size and extents of that version (when known), so an edit applies to the bytes it saw. */
+  baseSize: number;
+  baseExtents: Extent[] | undefined;
 }
 
 export interface Conflict {
@@ -289,6 +325,7 @@ export class SessionFilesystem {
   private invalGen = 0;
   private readonly blobInFlight = new Map<string, Promise<Buffer>>();
   private readonly dirtyNodes = new Set<FsNode>();
+  private kernelInvalidator: ((paths: string[]) => Promise<unknown>) | undefined;
   private batchQueue: PendingBatchOp[] = [];
   private batchInFlight = false;
   private inFlightUploads = 0;
@@ -347,7 +384,10 @@ export class SessionFilesystem {
   // ---------------------------------------------------------------------------------------------
 
   private newNode(parent: FsNode, name: string, kind: Kind, mode: number): FsNode {
-    return new FsNode(parent, name, this.nextIno++, kind, mode, this.clock.now());
+    const node = new FsNode(parent, name, this.nextIno++, kind, mode, this.clock.now());
+    // Newer than any listing in flight: such a listing must not drop it for not knowing it.
+    node.invalGen = ++this.invalGen;
+    return node;
   }
 
   private checkName(name: string): void {
@@ -550,15 +590,21 @@ export class SessionFilesystem {
    * invalidation lands during the refresh.
    */
   private async freshen(node: FsNode): Promise<void> {
-    for (let i = 0; i < 3 && node.kind === 'file' && node.metaStale && !node.dirty && node.remote && node.attached; i++) {
-      node.metaStale = false;
-      const gen = this.invalGen;
-      await this.refreshFile(node);
-      if (node.invalGen > gen) {
-        node.metaStale = true;
-        node.extents = undefined;
+    const stale = () => node.kind === 'file' && node.metaStale && !node.dirty && node.remote && node.attached;
+    if (!stale()) return;
+    // Under the node lock: a write + upload that lands while the manifest request is out would
+    // otherwise be overwritten by the older answer (size and extents going back in time).
+    await this.withNodeLock(node, async () => {
+      for (let i = 0; i < 3 && stale(); i++) {
+        node.metaStale = false;
+        const gen = this.invalGen;
+        await this.refreshFile(node);
+        if (node.invalGen > gen) {
+          node.metaStale = true;
+          node.extents = undefined;
+        }
       }
-    }
+    });
   }
 
   async readdir(path: string): Promise<Array<{ name: string; attr: Attr }>> {
@@ -914,7 +960,9 @@ export class SessionFilesystem {
 
   private register(node: FsNode, flags: number): number {
     const fh = this.nextFh++;
-    this.handles.set(fh, { fh, node, flags, lastReadEnd: -1 });
+    const h: OpenFile = { fh, node, flags, lastReadEnd: -1, baseHash: undefined, baseSize: 0, baseExtents: undefined };
+    this.seeVersion(h);
+    this.handles.set(fh, h);
     node.openCount++;
     return fh;
   }
@@ -932,6 +980,7 @@ export class SessionFilesystem {
       await this.freshen(node); // [posix hook]
       if (flags & O_TRUNC) await this.truncateNode(node, 0);
       else if (node.kind === 'file' && node.remote && node.size > 0) await this.ensureExtents(node);
+      this.seeVersion(this.handles.get(fh)!); // the version as of open, after any pending refresh
     } catch (e) {
       this.handles.delete(fh);
       node.openCount--;
@@ -960,18 +1009,38 @@ export class SessionFilesystem {
     return { fh, attr: this.attr(node) };
   }
 
-  private markDirty(node: FsNode): DirtyState {
+  private markDirty(node: FsNode, h?: OpenFile): DirtyState {
     if (!node.dirty) {
-      node.dirty = { ranges: new RangeSet(), baseLimit: node.remote ? Math.min(node.remoteSize, node.size) : 0, stagingId: this.staging.newId(), force: false };
+      const older = node.remote && h?.baseHash !== undefined && h.baseHash !== node.remoteHash && h.baseExtents !== undefined;
+      if (older) node.size = h!.baseSize; // the local file is the edit of the version the handle saw
+      node.dirty = {
+        ranges: new RangeSet(),
+        baseLimit: older ? h!.baseSize : node.remote ? Math.min(node.remoteSize, node.size) : 0,
+        stagingId: this.staging.newId(),
+        force: false,
+        baseHash: node.remote ? (h?.baseHash ?? node.remoteHash) : undefined,
+        ...(older ? { baseExtents: h!.baseExtents } : {}),
+        readers: 0,
+      };
       this.dirtyNodes.add(node);
       this.stats.pendingUploads = this.dirtyNodes.size;
     }
     return node.dirty;
   }
 
+  /** The staging file for writing, created on first use (callers hold the node lock). */
   private async stagingFd(d: DirtyState): Promise<fsp.FileHandle> {
     if (!d.fd) d.fd = await fsp.open(this.staging.stagingPath(d.stagingId), 'w+', 0o600);
     return d.fd;
+  }
+
+  /** Wait until no read uses `d`, then close and remove its staging file and journal record. */
+  private async retireDirty(d: DirtyState): Promise<void> {
+    while (d.readers > 0) await new Promise<void>((r) => (d.drained = r));
+    await d.fd?.close().catch(() => undefined);
+    d.fd = undefined;
+    await this.staging.removeStaging(d.stagingId);
+    await this.staging.removeRecord(d.stagingId);
   }
 
   async read(fh: number, offset: number, length: number): Promise<Buffer> {
@@ -981,7 +1050,11 @@ export class SessionFilesystem {
     await this.freshen(node); // [posix hook]
     const end = Math.min(node.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
+    // The handle's base version does not move on reads: a reader may already have seen part of
+    // the older version (its size, its first pages), and a later read of the newer one must not
+    // make an edit of the old bytes look like an edit of the new ones. Such an edit conflicts.
     const out = await this.readLocal(node, offset, end - offset);
+    if (!node.dirty && h.baseHash === node.remoteHash) h.baseExtents ??= node.extents;
     const sequential = h.lastReadEnd === offset;
     h.lastReadEnd = end;
     if (sequential && !node.dirty) this.prefetchAfter(node, end);
@@ -1009,7 +1082,7 @@ export class SessionFilesystem {
 
   /** Copy base (remote) bytes [start, end) into out at outOff. */
   private async readBase(node: FsNode, start: number, end: number, out: Buffer, outOff: number): Promise<void> {
-    const extents = await this.ensureExtents(node);
+    const extents = node.dirty?.baseExtents ?? (await this.ensureExtents(node));
     for (const x of extents) {
       const xs = x.offset;
       const xe = x.offset + x.length;
@@ -1078,7 +1151,7 @@ export class SessionFilesystem {
     if (node.kind !== 'file') throw fsError('EISDIR');
     return this.withNodeLock(node, async () => {
       const pos = h.flags & O_APPEND && !positional ? node.size : offset;
-      const d = this.markDirty(node);
+      const d = this.markDirty(node, h);
       const fd = await this.stagingFd(d);
       let done = 0;
       while (done < data.length) {
@@ -1099,7 +1172,7 @@ export class SessionFilesystem {
     await fallocate(
       {
         stat: async () => ({ size: h.node.size, isFile: h.node.kind === 'file' }),
-        setSize: (_fh, size) => this.truncateNode(h.node, size),
+        setSize: (_fh, size) => this.truncateNode(h.node, size, h),
         writeAt: async (f, data, pos) => void (await this.write(f, data, pos, true)),
       },
       fh,
@@ -1120,14 +1193,15 @@ export class SessionFilesystem {
 
   async ftruncate(fh: number, size: number): Promise<void> {
     this.assertWritable();
-    await this.truncateNode(this.handle(fh).node, size);
+    const h = this.handle(fh);
+    await this.truncateNode(h.node, size, h);
   }
 
-  private async truncateNode(node: FsNode, size: number): Promise<void> {
+  private async truncateNode(node: FsNode, size: number, h?: OpenFile): Promise<void> {
     if (size < 0) throw fsError('EINVAL');
     await this.withNodeLock(node, async () => {
       if (size === node.size && node.dirty) return;
-      const d = this.markDirty(node);
+      const d = this.markDirty(node, h);
       d.force = true;
       if (size < node.size) {
         d.ranges.truncate(size);
@@ -1208,9 +1282,7 @@ export class SessionFilesystem {
     node.dirty = undefined;
     this.dirtyNodes.delete(node);
     this.stats.pendingUploads = this.dirtyNodes.size;
-    await d.fd?.close().catch(() => undefined);
-    await this.staging.removeStaging(d.stagingId);
-    await this.staging.removeRecord(d.stagingId);
+    await this.retireDirty(d);
   }
 
   /** Upload a node's pending bytes now (flush/fsync/close); errors surface to the caller. */
@@ -1228,7 +1300,7 @@ export class SessionFilesystem {
       id: d.stagingId,
       sessionId: this.sessionId,
       path,
-      baseHash: node.remote ? node.remoteHash : '',
+      baseHash: node.remote ? (d.baseHash ?? node.remoteHash) : '',
       baseLimit: d.baseLimit,
       size: node.size,
       mode: node.mode,
@@ -1247,9 +1319,18 @@ export class SessionFilesystem {
       if (isGatewayError(e) && (e.rpcCode === RpcCode.ABORTED || e.rpcCode === RpcCode.FAILED_PRECONDITION)) {
         await this.saveConflict(rec, reader, e.message);
         await this.finishDirty(node, d);
+        // The kernel caches the refused local bytes: until it drops them, an edit is of those.
+        if (this.kernelInvalidator && rec.baseHash) {
+          this.kernelMayShow(node, rec.baseHash);
+          const gen = this.invalGen;
+          const p = node.path;
+          const done = () => this.kernelInvalidated([p], gen);
+          void this.kernelInvalidator([p]).then(done, done);
+        }
         node.extents = undefined;
         if (node.parent) node.parent.stale = true;
         await this.refreshFile(node).catch(() => undefined);
+        this.rebaseHandles(node);
         return;
       }
       // The upload failed: make the bytes durable locally (staging file + journal record) so a
@@ -1261,17 +1342,74 @@ export class SessionFilesystem {
       this.stats.uploadsInFlight = this.inFlightUploads;
     }
     await this.finishDirty(node, d);
+    this.rebaseHandles(node);
+  }
+
+  /**
+   * The binding's kernel-cache invalidation (fuse3), fired without waiting (it may be called from
+   * inside a request the kernel holds locks for); it resolves when the kernel dropped the caches.
+   */
+  setKernelInvalidator(fn: (paths: string[]) => Promise<unknown>): void {
+    this.kernelInvalidator = fn;
+  }
+
+  /** The invalidation generation now (pass it to kernelInvalidated with the paths it covered). */
+  currentInvalGen(): number {
+    return this.invalGen;
+  }
+
+  /** The kernel dropped its caches of these paths (an invalidation requested at generation `gen`). */
+  kernelInvalidated(paths: string[], gen: number): void {
+    const clear = (n: FsNode) => {
+      if (n.kernelGen <= gen) n.kernelHash = undefined;
+    };
+    for (const p of paths) {
+      const n = this.peek(p);
+      if (n && n.kind === 'file') clear(n);
+    }
+  }
+
+  /** Remember that the kernel may still show `hash` for `node` (until an invalidation completes). */
+  private kernelMayShow(node: FsNode, hash: string): void {
+    if (!this.kernelInvalidator || node.kind !== 'file') return;
+    if (node.kernelHash === undefined) node.kernelHash = hash;
+    node.kernelGen = this.invalGen;
+  }
+
+  /** Open handles of `node` now see the gateway's current version (after our own upload or a conflict). */
+  private rebaseHandles(node: FsNode): void {
+    if (node.openCount === 0 || node.dirty) return;
+    for (const h of this.handles.values()) if (h.node === node) this.seeVersion(h);
+  }
+
+  /** A handle now sees what the node shows: its pending edit, or its current remote version. */
+  private seeVersion(h: OpenFile): void {
+    const node = h.node;
+    if (node.dirty) {
+      h.baseHash = node.dirty.baseHash;
+      return;
+    }
+    if (node.remote && node.kernelHash !== undefined && node.kernelHash !== node.remoteHash) {
+      // The process may be shown the older version from the kernel's caches: an edit is of that.
+      h.baseHash = node.kernelHash;
+      h.baseSize = 0;
+      h.baseExtents = undefined;
+      return;
+    }
+    h.baseHash = node.remote ? node.remoteHash : undefined;
+    h.baseSize = node.remote ? node.remoteSize : 0;
+    h.baseExtents = node.remote ? node.extents : undefined;
   }
 
   /** The node's bytes are on the gateway: drop local staging state. */
   private async finishDirty(node: FsNode, d: DirtyState): Promise<void> {
     if (node.dirty === d) node.dirty = undefined;
+    // A listing that left before this upload must not apply its older view of the node (or drop
+    // a file it did not know yet): mark the node changed after any listing in flight.
+    node.invalGen = ++this.invalGen;
     this.dirtyNodes.delete(node);
     this.stats.pendingUploads = this.dirtyNodes.size;
-    await d.fd?.close().catch(() => undefined);
-    d.fd = undefined;
-    await this.staging.removeStaging(d.stagingId);
-    await this.staging.removeRecord(d.stagingId);
+    await this.retireDirty(d);
   }
 
   /**
@@ -1299,11 +1437,34 @@ export class SessionFilesystem {
     const end = offset + length;
     const pieces = d ? d.ranges.split(offset, end) : [{ start: offset, end, inside: false }];
     const baseLimit = d ? d.baseLimit : node.size;
-    for (const p of pieces) {
-      if (p.inside) await (await this.stagingFd(d!)).read(out, p.start - offset, p.end - p.start, p.start);
-      else if (p.start < baseLimit) await this.readBase(node, p.start, Math.min(p.end, baseLimit), out, p.start - offset);
+    if (d) d.readers++;
+    try {
+      for (const p of pieces) {
+        if (p.inside) await this.readStaging(d!, out, p.start - offset, p.end - p.start, p.start);
+        else if (p.start < baseLimit) await this.readBase(node, p.start, Math.min(p.end, baseLimit), out, p.start - offset);
+      }
+    } finally {
+      if (d && --d.readers === 0 && d.drained) {
+        const wake = d.drained;
+        d.drained = undefined;
+        wake();
+      }
     }
     return out;
+  }
+
+  /** Staged bytes for a read: through the writer's fd, or a read-only open (never creates). */
+  private async readStaging(d: DirtyState, out: Buffer, outOff: number, length: number, position: number): Promise<void> {
+    if (d.fd) {
+      await d.fd.read(out, outOff, length, position);
+      return;
+    }
+    const fd = await fsp.open(this.staging.stagingPath(d.stagingId), 'r');
+    try {
+      await fd.read(out, outOff, length, position);
+    } finally {
+      await fd.close();
+    }
   }
 
   /**
@@ -1455,8 +1616,10 @@ export class SessionFilesystem {
 
   /** Keep the local side of a conflict as `<path>.conflict-<time>` on the gateway. */
   private async saveConflict(rec: JournalRecord, read: (off: number, len: number) => Promise<Buffer>, reason: string): Promise<void> {
-    const stamp = new Date(this.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-    const conflictPath = `${rec.path}.conflict-${stamp}`;
+    // Unique per conflict: UTC time to the millisecond plus 48 random bits (two conflicts in one
+    // second used to share a name, and the second copy replaced the first).
+    const stamp = new Date(this.clock.now()).toISOString().replace(/[-:]/g, '').replace('.', '');
+    const conflictPath = `${rec.path}.conflict-${stamp}-${randomBytes(6).toString('hex')}`;
     const content = await read(0, rec.size);
     await this.client.batch(this.sessionId, { operations: [{ write: { path: conflictPath, content, expectedHash: '', mode: rec.mode } }] });
     this.stats.conflicts.push({ path: rec.path, conflictPath, at: this.clock.now(), reason });
@@ -1540,6 +1703,7 @@ export class SessionFilesystem {
           n.stale = true;
           for (const c of n.children!.values()) walk(c);
         } else if (!n.dirty) {
+          if (n.remote) this.kernelMayShow(n, n.remoteHash);
           n.extents = undefined;
           n.metaStale = true;
         }
@@ -1560,6 +1724,7 @@ export class SessionFilesystem {
         node.invalGen = gen;
         if (node.kind === 'dir') node.stale = true;
         else if (!node.dirty) {
+          if (node.remote) this.kernelMayShow(node, node.remoteHash);
           node.extents = undefined;
           node.metaStale = true;
         }

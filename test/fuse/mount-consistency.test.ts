@@ -115,4 +115,46 @@ describe.skipIf(!hasFuse)('real mounts: durability and consistency', () => {
     expect(fs.readFileSync(f, 'utf8')).toBe('REMOTE');
     await m.stop();
   });
+  it('an edit of the version a file was read at conflicts when someone replaced it meanwhile (no silent merge)', async () => {
+    const sid = await env.createSession();
+    const m = await env.mount(sid, 'merge');
+    const f = path.join(m.mountpoint, 'doc.txt');
+    fs.writeFileSync(f, 'base line\n');
+    const fd = fs.openSync(f, 'r+');
+    expect(fs.readFileSync(fd, 'utf8')).toBe('base line\n');
+    // Another client replaces the file after we read it, and the mount hears of it.
+    const remote = 'remote-one\nremote-two\n';
+    await env.call('POST', `/v1/sessions/${sid}/batch`, {
+      operations: [{ write: { path: '/doc.txt', content: Buffer.from(remote).toString('base64'), expectedHash: sha('base line\n') } }],
+    });
+    expect(await eventually(() => tryRead(f), (v) => v === remote)).toBe(remote);
+    // Our edit is of what we read: it must not be spliced over (or replace) the other version.
+    fs.writeSync(fd, 'local-edit\n', 0);
+    fs.closeSync(fd);
+    expect((await env.bytes(sid, '/doc.txt')).toString()).toBe(remote);
+    const copies = fs.readdirSync(m.mountpoint).filter((n) => n.startsWith('doc.txt.conflict-'));
+    expect(copies).toHaveLength(1);
+    expect((await env.bytes(sid, '/' + copies[0])).toString()).toBe('local-edit\n');
+    await m.stop();
+  });
+
+  it('two conflicts on one file in the same second keep two copies', async () => {
+    const sid = await env.createSession();
+    const m = await env.mount(sid, 'twice');
+    const f = path.join(m.mountpoint, 'n.txt');
+    fs.writeFileSync(f, 'v0');
+    for (const [i, prev] of [[1, 'v0'], [2, 'r1']] as const) {
+      const fd = fs.openSync(f, 'r+');
+      fs.writeSync(fd, `local${i}`, 0);
+      await env.call('POST', `/v1/sessions/${sid}/batch`, {
+        operations: [{ write: { path: '/n.txt', content: Buffer.from(`r${i}`).toString('base64'), expectedHash: sha(prev) } }],
+      });
+      fs.closeSync(fd);
+    }
+    const copies = fs.readdirSync(m.mountpoint).filter((n) => n.startsWith('n.txt.conflict-'));
+    expect(copies).toHaveLength(2);
+    const contents = await Promise.all(copies.map(async (c) => (await env.bytes(sid, '/' + c)).toString()));
+    expect(contents.sort()).toEqual(['local1', 'local2']);
+    await m.stop();
+  });
 });

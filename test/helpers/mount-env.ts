@@ -22,12 +22,17 @@ export interface MountEnv {
   teardown(): Promise<void>;
 }
 
-/** fetch that retries once when a kept-alive socket was closed by the server while idle. */
+/**
+ * fetch that retries once when a kept-alive socket was closed by the server while idle (undici
+ * reports UND_ERR_SOCKET, or EPIPE/ECONNRESET when the close races the write of the request: the
+ * server keeps idle sockets 65 s and undici reuses them up to the hinted timeout minus 1 s).
+ */
 async function fetchRetry(url: string, init: RequestInit): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (e) {
-    if ((e as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw e;
+    const code = (e as { cause?: { code?: string } }).cause?.code;
+    if (code !== 'UND_ERR_SOCKET' && code !== 'EPIPE' && code !== 'ECONNRESET') throw e;
     return fetch(url, init);
   }
 }

@@ -128,8 +128,16 @@ export async function runMountDaemon(o: MountDaemonOptions): Promise<RunningMoun
       return paths.length === 0 ? fs.knownPaths() : touched;
     },
   };
+  // The core learns when the kernel dropped those caches: until then an edit through a new open is
+  // an edit of the version the kernel may still show (src/fs/session-fs.ts, FsNode.kernelHash).
+  if (handle.invalidate) fs.setKernelInvalidator((paths) => handle.invalidate!(paths));
   const onInvalidated = handle.invalidate
-    ? (paths: string[]) => void handle.invalidate!(paths).catch((e) => log.warn('kernel cache invalidation failed', { error: String(e) }))
+    ? (paths: string[]) => {
+        const gen = fs.currentInvalGen();
+        void handle.invalidate!(paths)
+          .catch((e) => log.warn('kernel cache invalidation failed', { error: String(e) }))
+          .finally(() => fs.kernelInvalidated(paths, gen));
+      }
     : undefined;
   const watcher = new RemoteWatcher({ client, sessionId: o.sessionId, clientId, sink, onInvalidated, logger: log });
   watcher.start();
