@@ -93,7 +93,11 @@ export class EventLog {
     if (!this.timer) {
       this.timer = setImmediate(() => {
         this.timer = undefined;
-        if (this.db.open) this.flush();
+        try {
+          if (this.db.open) this.flush();
+        } catch {
+          /* put back by flush(); the next transaction or barrier retries */
+        }
       });
       this.timer.unref();
     }

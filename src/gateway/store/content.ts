@@ -99,7 +99,12 @@ export class ContentStore {
     if (!this.flushTimer) {
       this.flushTimer = setImmediate(() => {
         this.flushTimer = undefined;
-        if (this.db.open) this.flushPending();
+        // A failure puts the rows back; the next transaction or barrier retries (and reports it).
+        try {
+          if (this.db.open) this.flushPending();
+        } catch {
+          /* retried */
+        }
       });
       this.flushTimer.unref();
     }
