@@ -3,6 +3,7 @@
 //
 //   node bench/scenarios/gateway.mjs [--quick] [--before /work/main/dist] [--growth N] [--json out.json]
 //   npm run bench -- gateway [--quick]
+//   AETHER_BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" …   (profile the gateway process)
 //
 // Measures, for directories of 10, 1,000 and 10,000 entries: single-file write (a one-op batch),
 // rename, delete (medians); a 1,000-file batch of small files; 1 vs 4 concurrent writers (separate
@@ -48,7 +49,9 @@ export async function spawnGateway(dist, dataDir) {
   const main = path.join(path.resolve(dist), 'cli', 'main.js');
   const args = ['gateway', 'serve', '--data', dataDir, '--port', '0', '--json'];
   const script = `import(${JSON.stringify(main)}).then((m) => m.run(${JSON.stringify(args)}))`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+  // AETHER_BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") profiles the gateway.
+  const nodeArgs = (process.env.AETHER_BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, AETHER_LOG: 'warn', AETHER_HOME: path.join(dataDir, '..', 'home') },
   });

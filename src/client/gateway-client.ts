@@ -515,7 +515,7 @@ export interface GatewayClient {
   /** `GET /v1/metrics/cas` (extension). */
   getCasMetrics(opts?: CallOptions): Promise<CasMetrics>;
   /** `POST /v1/admin/gc` (extension; default-tenant token). */
-  runGc(req: { dryRun?: boolean; graceSeconds?: number }, opts?: CallOptions): Promise<GcReportJson>;
+  runGc(req: { dryRun?: boolean; graceSeconds?: number; vacuum?: boolean }, opts?: CallOptions): Promise<GcReportJson>;
   /** `GET /v1/admin/storage` (extension; default-tenant token). */
   getStorage(opts?: CallOptions): Promise<StorageReportJson>;
   /** `DELETE /v1/sessions/{sessionId}` (extension). */
@@ -569,13 +569,28 @@ export interface GatewayClient {
 
 /** Names of every GatewayClient method. */
 /** The gateway's GC report (int64 counters as strings, proto3 JSON). */
-export type GcReportJson = Record<string, string | boolean>;
+export type GcReportJson = Record<string, string | boolean> & {
+  /** Per tenant (v1TenantStorage) and per git mirror (v1MirrorGcReport). */
+  tenants?: TenantStorageJson[];
+  mirrors?: Array<Record<string, string | boolean>>;
+};
+/** One tenant's live vs reclaimable blob bytes (int64 as strings). */
+export interface TenantStorageJson {
+  tenantId?: string;
+  tenantName?: string;
+  liveBlobs?: string;
+  liveBlobBytes?: string;
+  reclaimableBlobs?: string;
+  reclaimableBlobBytes?: string;
+}
 /** Live vs reclaimable storage. */
 export interface StorageReportJson {
   liveBytes: string;
   reclaimableBytes: string;
   databaseBytes: string;
   databaseFreeBytes: string;
+  autoVacuum?: string;
+  tenants?: TenantStorageJson[];
   gc: GcReportJson;
 }
 

@@ -923,9 +923,10 @@ export class HttpGatewayClient implements GatewayClient {
     return this.json({ method: 'GET', path: '/v1/metrics/cas', ...callOpts(opts) });
   }
 
-  async runGc(req: { dryRun?: boolean; graceSeconds?: number }, opts: CallOptions = {}): Promise<GcReportJson> {
+  async runGc(req: { dryRun?: boolean; graceSeconds?: number; vacuum?: boolean }, opts: CallOptions = {}): Promise<GcReportJson> {
     const body: Record<string, unknown> = { dryRun: !!req.dryRun };
     if (req.graceSeconds !== undefined) body.graceSeconds = String(req.graceSeconds);
+    if (req.vacuum) body.vacuum = true;
     return this.json({ method: 'POST', path: '/v1/admin/gc', body, ...callOpts(opts) });
   }
 

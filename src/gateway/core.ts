@@ -57,10 +57,23 @@ export interface SessionRow {
   deleted_at?: number | null;
 }
 
-/** Append-only audit trail of session changes (GET /v1/sessions/{id}/events). */
+type EventListener = (sessionId: string, eventType: string, details: Record<string, string>) => void;
+
+/**
+ * Append-only audit trail of session changes (GET /v1/sessions/{id}/events).
+ *
+ * An event recorded outside a transaction (the common case: a route records after its mutation
+ * committed) is not its own SQLite commit: it waits in memory and flush() inserts every waiting
+ * event in one transaction — at the group commit before the request is acknowledged
+ * (db/database.ts), inside the next SessionRepo.apply, or one event-loop turn later, whichever
+ * comes first (issue 9: one commit per request). Listeners hear of an event once it is in the
+ * table. An event recorded inside a transaction is inserted at once, so it rolls back with it.
+ */
 export class EventLog {
   private readonly insert;
-  private listeners = new Set<(sessionId: string, eventType: string, details: Record<string, string>) => void>();
+  private listeners = new Set<EventListener>();
+  private pending: Array<[string, string, number, string, string, Record<string, string>]> = [];
+  private timer: NodeJS.Immediate | undefined;
   constructor(private db: Db, private clock: Clock) {
     this.insert = db.prepare('INSERT INTO events (id, session_id, timestamp, event_type, details) VALUES (?, ?, ?, ?, ?)');
   }
@@ -69,11 +82,53 @@ export class EventLog {
     const now = this.clock.now();
     const clientId = requestScope.getStore()?.clientId;
     if (clientId && details.clientId === undefined) details = { ...details, clientId };
-    this.insert.run(newId('evt', now), sessionId, now, eventType, JSON.stringify(details));
-    for (const l of this.listeners) l(sessionId, eventType, details);
+    const row: [string, string, number, string, string, Record<string, string>] = [newId('evt', now), sessionId, now, eventType, JSON.stringify(details), details];
+    if (this.db.inTransaction) {
+      this.flush(); // keep seq order
+      this.insert.run(row[0], row[1], row[2], row[3], row[4]);
+      this.notify([row]);
+      return;
+    }
+    this.pending.push(row);
+    if (!this.timer) {
+      this.timer = setImmediate(() => {
+        this.timer = undefined;
+        try {
+          if (this.db.open) this.flush();
+        } catch {
+          /* put back by flush(); the next transaction or barrier retries */
+        }
+      });
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Insert every waiting event (one transaction, nested in the caller's if any), then notify.
+   * Returns a function that puts them back: call it if an enclosing transaction rolled back.
+   */
+  flush(): () => void {
+    if (this.pending.length === 0) return () => undefined;
+    const rows = this.pending;
+    this.pending = [];
+    const restore = () => void this.pending.unshift(...rows);
+    try {
+      this.db.transaction(() => {
+        for (const r of rows) this.insert.run(r[0], r[1], r[2], r[3], r[4]);
+      })();
+    } catch (err) {
+      restore();
+      throw err;
+    }
+    this.notify(rows);
+    return restore;
+  }
+
+  private notify(rows: Array<[string, string, number, string, string, Record<string, string>]>): void {
+    for (const r of rows) for (const l of this.listeners) l(r[1], r[3], r[5]);
   }
   /** In-process subscription (used to wake long polls); returns an unsubscribe function. */
-  subscribe(fn: (sessionId: string, eventType: string, details: Record<string, string>) => void): () => void {
+  subscribe(fn: EventListener): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
@@ -89,8 +144,16 @@ export class SessionRepo {
   private chains = new Map<string, Promise<unknown>>();
   private readonly byId;
 
-  constructor(private db: Db, private trees: TreeStore, private clock: Clock) {
+  /** `preCommit` runs first inside every apply() transaction (deferred content rows, store/content.ts). */
+  private readonly bump;
+  private touchStmt: import('better-sqlite3').Statement | undefined;
+
+  constructor(private db: Db, private trees: TreeStore, private clock: Clock, private preCommit: () => () => void = () => () => undefined) {
     this.byId = db.prepare('SELECT * FROM sessions WHERE id = ?');
+    this.bump = db.prepare(
+      `UPDATE sessions SET root = ?, version = version + 1, last_activity_at = ?, mutation_count = mutation_count + ?,
+       first_write_at = COALESCE(first_write_at, CASE WHEN ? > 0 THEN ? END) WHERE id = ? RETURNING *`,
+    );
   }
 
   /** The session if it exists and belongs to the caller's tenant; otherwise NOT_FOUND (never 403, no existence leak). */
@@ -131,26 +194,35 @@ export class SessionRepo {
    * change lands and the root moves, or nothing does. Call inside withLock().
    */
   apply<T>(sessionId: string, edit: (ed: TreeEditor, session: SessionRow) => T, opts: ApplyOptions = {}): { result: T; root: string; session: SessionRow } {
-    return this.db.transaction(() => {
+    // Deferred rows of earlier work commit with this change; if it rolls back they go back to memory.
+    let undo: () => void = () => undefined;
+    try {
+      return this.db.transaction(() => {
+        undo = this.preCommit();
+        return this.change(sessionId, edit, opts);
+      })();
+    } catch (err) {
+      undo();
+      throw err;
+    }
+  }
+
+  private change<T>(sessionId: string, edit: (ed: TreeEditor, session: SessionRow) => T, opts: ApplyOptions): { result: T; root: string; session: SessionRow } {
+    {
       const s = this.reload(sessionId);
       const ed = new TreeEditor(this.trees, s.root);
       const result = edit(ed, s);
       const root = ed.commit();
       const now = this.clock.now();
       const muts = opts.mutations ?? 1;
-      this.db
-        .prepare(
-          `UPDATE sessions SET root = ?, version = version + 1, last_activity_at = ?, mutation_count = mutation_count + ?,
-           first_write_at = COALESCE(first_write_at, CASE WHEN ? > 0 THEN ? END) WHERE id = ?`,
-        )
-        .run(root, now, muts, muts, now, sessionId);
-      return { result, root, session: this.reload(sessionId) };
-    })();
+      const session = this.bump.get(root, now, muts, muts, now, sessionId) as SessionRow;
+      return { result, root, session };
+    }
   }
 
   /** Bump last_activity_at (reads and control-plane calls count as activity). */
   touch(sessionId: string): void {
-    this.db.prepare('UPDATE sessions SET last_activity_at = ? WHERE id = ?').run(this.clock.now(), sessionId);
+    (this.touchStmt ??= this.db.prepare('UPDATE sessions SET last_activity_at = ? WHERE id = ?')).run(this.clock.now(), sessionId);
   }
 }
 

@@ -55,6 +55,8 @@ export interface GatewayOptions {
   limits?: Partial<TransportLimits>;
   /** Periodic garbage collection (store/gc.ts), ms between runs; 0 = off. Default 15 minutes. */
   gcIntervalMs?: number;
+  /** The WAL fsync of group commit (db/database.ts); tests inject a gated or failing one. Default fdatasync. */
+  walSync?: (fd: number) => Promise<void>;
 }
 
 export interface RunningGateway {
@@ -80,18 +82,30 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const blobStore = blobs;
   // Group commit: blob files first, then the WAL (db/database.ts).
   const totalChanges = db.prepare('SELECT total_changes() AS n').pluck();
-  const durability = new WalDurability(
-    path.join(opts.dataDir, 'gateway.db-wal'),
-    () => blobStore.flush(),
-    // Anything unflushed (a blob file) makes the state differ from the last sync.
-    () => (totalChanges.get() as number) + ((blobStore.unflushed?.() ?? 1) > 0 ? 0.5 : 0),
-  );
   const counters = new Counters();
   const totals = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM blobs').get() as { n: number; b: number };
   counters.blobsStored = totals.n;
   counters.bytesStored = totals.b;
   const trees = new TreeStore(db);
   const content = new ContentStore(db, blobs, counters, () => clock.now());
+  const durability = new WalDurability(
+    path.join(opts.dataDir, 'gateway.db-wal'),
+    () => blobStore.flush(),
+    // Anything unflushed (a blob file) makes the state differ from the last sync.
+    () => (totalChanges.get() as number) + ((blobStore.unflushed?.() ?? 1) > 0 ? 0.5 : 0),
+    () => flushDeferred(),
+    opts.walSync,
+  );
+  // Rows held in memory until the next commit (store/content.ts, core.ts EventLog).
+  const flushDeferred = () => {
+    const a = content.flushPending();
+    const b = events.flush();
+    return () => {
+      a();
+      b();
+    };
+  };
+  const events = new EventLog(db, clock);
   const closers: Array<() => Promise<void> | void> = [];
   const core: GatewayCore = {
     db,
@@ -104,8 +118,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     counters,
     clock,
     logger,
-    events: new EventLog(db, clock),
-    sessions: new SessionRepo(db, trees, clock),
+    events,
+    sessions: new SessionRepo(db, trees, clock, flushDeferred),
     dataDir: opts.dataDir,
     ...(opts.allowLocalRemotes ? { allowLocalRemotes: opts.allowLocalRemotes } : {}),
     secretKey,
@@ -171,8 +185,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           if (scope.recorded && out !== STREAMED) core.requests.complete(scope.tenantId, scope.requestId, out ?? {});
         }
       } else out = await m.handler(ctx);
-      // Acknowledge a change only once it is durable (group commit; db/database.ts).
-      if (method !== 'GET' && method !== 'HEAD') await durability.barrier();
+      // Acknowledge a change only once it is durable (group commit; db/database.ts). A failed
+      // fsync is UNAVAILABLE: the outcome is unknown, a retry with the same request id is safe.
+      if (method !== 'GET' && method !== 'HEAD') {
+        await durability.barrier().catch((err: unknown) => {
+          logger.error('WAL fsync failed; request not acknowledged', { method: req.method, path: logPath, error: String(err) });
+          throw new ApiError(RpcCode.UNAVAILABLE, 'the gateway could not make this change durable (fsync failed); retry with the same x-aether-request-id');
+        });
+      }
       if (out === STREAMED) return;
       sendJson(res, 200, out ?? {});
     } catch (err) {

@@ -1227,6 +1227,39 @@ export interface components {
              * @description Keep anything written or referenced this recently (default 600).
              */
             graceSeconds?: string;
+            /** @description Return free database pages to the filesystem. A database created before incremental vacuum was the default is converted once by a full VACUUM, which blocks the gateway while it runs (seconds per GB); later runs vacuum incrementally, online. */
+            vacuum?: boolean;
+        };
+        /** @description **Aether extension**: one tenant's blob bytes its sessions, checkpoints and source revisions still reach (live), and bytes of blobs it references but no longer reaches (reclaimable: freed by GC unless another tenant still reaches them). */
+        v1TenantStorage: {
+            tenantId?: string;
+            /** @description Admin storage report only. */
+            tenantName?: string;
+            /** Format: int64 */
+            liveBlobs?: string;
+            /** Format: int64 */
+            liveBlobBytes?: string;
+            /** Format: int64 */
+            reclaimableBlobs?: string;
+            /** Format: int64 */
+            reclaimableBlobBytes?: string;
+        };
+        /** @description **Aether extension**: garbage collection of one source's git mirror (`git gc --prune=<grace>` after dropping refs of deleted sessions and pinning every revision's commit). */
+        v1MirrorGcReport: {
+            sourceId?: string;
+            /** @description False when the mirror was below the thresholds (periodic runs) or for a dry run. */
+            ran?: boolean;
+            /** Format: int64 */
+            droppedRefs?: string;
+            /** Format: int64 */
+            pinnedRevisions?: string;
+            /** Format: int64 */
+            bytesBefore?: string;
+            /** Format: int64 */
+            bytesAfter?: string;
+            /** Format: int64 */
+            durationMs?: string;
+            error?: string;
         };
         /** @description **Aether extension**: what a garbage collection found live and reclaimable, what it removed, how long it took and its longest pause (ms). */
         v1GcReport: {
@@ -1257,6 +1290,19 @@ export interface components {
             durationMs?: string;
             /** Format: int64 */
             maxPauseMs?: string;
+            tenants?: components["schemas"]["v1TenantStorage"][];
+            mirrors?: components["schemas"]["v1MirrorGcReport"][];
+            /** Format: int64 */
+            databaseBytesBefore?: string;
+            /** Format: int64 */
+            databaseBytesAfter?: string;
+            /** @description Whether a full VACUUM converted the database to incremental vacuum in this run. */
+            vacuumed?: boolean;
+            /**
+             * Format: int64
+             * @description Deleted sessions whose remaining rows (events, checkpoints, annotations, approvals, cache, bus, locks, health, session secrets) and tombstone were removed.
+             */
+            purgedSessions?: string;
         };
         /** @description **Aether extension**: live vs reclaimable bytes of trees and blobs, and the database file's size and free space. */
         v1StorageReport: {
@@ -1268,6 +1314,9 @@ export interface components {
             databaseBytes?: string;
             /** Format: int64 */
             databaseFreeBytes?: string;
+            /** @description none | full | incremental (none: run `aether gateway gc --vacuum` once to convert). */
+            autoVacuum?: string;
+            tenants?: components["schemas"]["v1TenantStorage"][];
             gc?: components["schemas"]["v1GcReport"];
         };
         /** @description google.protobuf.Any: a typed detail message, identified by `@type`. */
@@ -3546,6 +3595,18 @@ export interface components {
              * @example 1048576
              */
             bytesReceived?: string;
+            /**
+             * Format: int64
+             * @description Bytes of blobs the tenant's sessions, checkpoints and source revisions still reach (from a garbage-collection pass at most a minute old).
+             * @example 14000000
+             */
+            liveBytes?: string;
+            /**
+             * Format: int64
+             * @description Bytes of blobs the tenant references but no longer reaches (the next GC frees them after the grace period, unless another tenant reaches them).
+             * @example 829203
+             */
+            reclaimableBytes?: string;
             gateway?: components["schemas"]["v1CasCounters"];
         };
         /**

@@ -135,15 +135,22 @@ export interface GatewayStatus {
   /** Bytes of trees + blobs still reachable, and reclaimable by the next GC (admin token only). */
   liveBytes?: number;
   reclaimableBytes?: number;
+  /** Per tenant: blob bytes its sessions, checkpoints and revisions reach, and bytes it no longer reaches. */
+  tenants?: Array<{ tenant: string; liveBytes: number; reclaimableBytes: number }>;
 }
 
 /** Live vs reclaimable storage, when the token may see it (default tenant); {} otherwise. */
-async function storageOf(ctx: CommandContext, target?: { url: string; token: string }): Promise<{ liveBytes?: number; reclaimableBytes?: number }> {
+async function storageOf(ctx: CommandContext, target?: { url: string; token: string }): Promise<Pick<GatewayStatus, 'liveBytes' | 'reclaimableBytes' | 'tenants'>> {
   const own = target ? ctx.newClient({ ...target, retries: 0 }) : undefined;
   try {
     const client = own ?? (await ctx.client());
     const r = await client.getStorage();
-    return { liveBytes: Number(r.liveBytes), reclaimableBytes: Number(r.reclaimableBytes) };
+    const tenants = (r.tenants ?? []).map((t) => ({
+      tenant: t.tenantName || t.tenantId || '',
+      liveBytes: Number(t.liveBlobBytes ?? 0),
+      reclaimableBytes: Number(t.reclaimableBlobBytes ?? 0),
+    }));
+    return { liveBytes: Number(r.liveBytes), reclaimableBytes: Number(r.reclaimableBytes), tenants };
   } catch {
     return {};
   } finally {
@@ -219,6 +226,7 @@ export const gatewayStatus = defineCommand<Record<string, never>>({
         ['sessions', st.sessions !== undefined ? String(st.sessions) : undefined],
         ['live', st.liveBytes !== undefined ? `${st.liveBytes} bytes` : undefined],
         ['reclaimable', st.reclaimableBytes !== undefined ? `${st.reclaimableBytes} bytes (aether gateway gc)` : undefined],
+        ...(st.tenants ?? []).map((t): [string, string] => [`tenant ${t.tenant}`, `${t.liveBytes} bytes live, ${t.reclaimableBytes} bytes reclaimable (blobs)`]),
         ['error', st.error],
       ]),
     );
@@ -246,21 +254,27 @@ export const gatewayStop = defineCommand<Record<string, never>>({
 
 // ---- gc ---------------------------------------------------------------------------------------------
 
-export const gatewayGc = defineCommand<{ dryRun: boolean }>({
+export const gatewayGc = defineCommand<{ dryRun: boolean; vacuum: boolean }>({
   name: 'gc',
   summary: 'collect unreachable trees and blobs now',
   description:
     'Run the gateway\'s garbage collection now: trees and blobs no longer reachable from any live\n' +
     'session, checkpoint or source revision, and not written or read in the last 10 minutes, are\n' +
-    'removed (the gateway also does this every 15 minutes). Runs online; needs the default\n' +
-    'tenant\'s token (the embedded gateway\'s admin token is used automatically).',
-  examples: ['aether gateway gc --dry-run', 'aether gateway gc --json'],
+    'removed (the gateway also does this every 15 minutes), and so are git objects of the source\n' +
+    'mirrors that no ref reaches (git gc). Runs online; needs the default tenant\'s token (the\n' +
+    'embedded gateway\'s admin token is used automatically). --vacuum also returns free database\n' +
+    'pages to the filesystem; a database created before incremental vacuum was the default is\n' +
+    'converted by one full VACUUM, which blocks the gateway while it runs (seconds per GB).',
+  examples: ['aether gateway gc --dry-run', 'aether gateway gc --json', 'aether gateway gc --vacuum'],
   json: true,
-  configure: (cmd) => cmd.option('--dry-run', 'report what would be removed, remove nothing', false),
-  parse: (_ops, o) => ({ dryRun: Boolean(o.dryRun) }),
+  configure: (cmd) =>
+    cmd
+      .option('--dry-run', 'report what would be removed, remove nothing', false)
+      .option('--vacuum', 'return free database pages to the filesystem (converts an old database once)', false),
+  parse: (_ops, o) => ({ dryRun: Boolean(o.dryRun), vacuum: Boolean(o.vacuum) }),
   handler: async (args, ctx) => {
     const client = await ctx.client();
-    const r = await client.runGc({ dryRun: args.dryRun });
+    const r = await client.runGc({ dryRun: args.dryRun, vacuum: args.vacuum });
     ctx.out.result(r, () =>
       ctx.out.keyValues([
         ['dryRun', String(r.dryRun)],
@@ -268,6 +282,11 @@ export const gatewayGc = defineCommand<{ dryRun: boolean }>({
         ['reclaimable', `${r.reclaimableTrees} trees (${r.reclaimableTreeBytes} bytes), ${r.reclaimableBlobs} blobs (${r.reclaimableBlobBytes} bytes)`],
         ['removed', `${r.removedTrees} trees, ${r.removedBlobs} blobs`],
         ['time', `${r.durationMs} ms (longest pause ${r.maxPauseMs} ms)`],
+        ['database', `${r.databaseBytesBefore} → ${r.databaseBytesAfter} bytes${r.vacuumed ? ' (converted to incremental vacuum)' : ''}`],
+        ...(r.mirrors ?? []).map((m): [string, string] => [
+          `mirror ${m.sourceId ?? ''}`,
+          m.error ? `error: ${m.error}` : `${m.ran ? 'collected' : 'skipped'}, ${m.bytesBefore} → ${m.bytesAfter} bytes, ${m.droppedRefs} refs dropped`,
+        ]),
       ]),
     );
   },

@@ -52,6 +52,30 @@ export function* walkSorted(trees: TreeStore, root: string, prefix: string, opts
   yield* walkChildren(trees, start, prefix, after !== undefined && after.startsWith(sub) ? after : undefined, maxDepth, 1);
 }
 
+interface Item {
+  key: string;
+  name: string;
+  entry: TreeEntry;
+  subtree: boolean;
+}
+
+/** Sorted items of a directory body, kept while the (immutable, cached) body object lives. */
+const itemsOf = new WeakMap<object, Item[]>();
+
+function sortedItems(body: { e: Array<[string, TreeEntry]> }): Item[] {
+  const hit = itemsOf.get(body);
+  if (hit) return hit;
+  // Sort keys: a child's own path, and for directories its subtree ("name/...").
+  const items: Item[] = [];
+  for (const [name, entry] of body.e) {
+    items.push({ key: name, name, entry, subtree: false });
+    if (entry.t === 'd') items.push({ key: name + '/', name, entry, subtree: true });
+  }
+  items.sort((a, b) => compareBytes(a.key, b.key));
+  itemsOf.set(body, items);
+  return items;
+}
+
 function* walkChildren(
   trees: TreeStore,
   dir: TreeEntry,
@@ -61,15 +85,26 @@ function* walkChildren(
   depth: number,
 ): Generator<{ path: string; entry: TreeEntry }> {
   if (maxDepth > 0 && depth > maxDepth) return;
-  const body = trees.get(dir.tr!);
-  // Sort keys: a child's own path, and for directories its subtree ("name/...").
-  const items: Array<{ key: string; name: string; entry: TreeEntry; subtree: boolean }> = [];
-  for (const [name, entry] of body.e) {
-    items.push({ key: name, name, entry, subtree: false });
-    if (entry.t === 'd') items.push({ key: name + '/', name, entry, subtree: true });
+  const items = sortedItems(trees.get(dir.tr!));
+  // Resuming inside this directory: skip, by binary search, every item sorting before the
+  // component `after` continues with (its paths all sort before `after`); a page of a 10,000-entry
+  // directory costs O(page), not O(directory) (issue 9).
+  let from = 0;
+  if (after !== undefined) {
+    const rest = after.slice(dirPath === '/' ? 1 : dirPath.length + 1);
+    const slash = rest.indexOf('/');
+    const c = slash < 0 ? rest : rest.slice(0, slash);
+    let lo = 0;
+    let hi = items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareBytes(items[mid]!.key, c) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    from = lo;
   }
-  items.sort((a, b) => compareBytes(a.key, b.key));
-  for (const it of items) {
+  for (let i = from; i < items.length; i++) {
+    const it = items[i]!;
     const path = joinPath(dirPath, it.name);
     if (!it.subtree) {
       if (after === undefined || compareBytes(path, after) > 0) yield { path, entry: it.entry };

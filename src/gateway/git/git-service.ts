@@ -29,6 +29,7 @@ import { writeCommit, type GitIdentity, type IgnoredSummary } from './export.js'
 import { diffCommits, EMPTY_TREE, type DiffResult } from './diff.js';
 import { refFormatProblem, SHA1_RE } from './refs.js';
 import { LocalRemotePolicy } from './local-remotes.js';
+import { collectMirrors } from './mirror-gc.js';
 import {
   JOB_FAILED,
   JOB_QUEUED,
@@ -102,6 +103,8 @@ export class GitService {
     this.repo = new SourceRepo(core.db);
     this.localRemotes = new LocalRemotePolicy({ dataDir: core.dataDir, allowLocalRemotes: core.allowLocalRemotes });
     core.onClose(() => this.close());
+    // The mirrors' own garbage (dry runs, deleted sessions' refs) goes with every gateway GC.
+    core.gc.addPhase(async (opts) => (await collectMirrors(core, this, opts)) as unknown as Record<string, unknown>[]);
   }
 
   /** Path of the bare mirror of `sourceId`. */

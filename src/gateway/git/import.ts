@@ -204,7 +204,11 @@ export async function importCommit(opts: {
     for (const g of gitlinks) place(g, { t: 'd', m: S_IFDIR | 0o555, mt: commitTime, tr: core.trees.emptyTree, xa: gitlinkXattrs(g.sha) });
     const put = (node: DirNode): Array<[string, TreeEntry]> =>
       [...node.kids].map(([name, k]) => [name, isDir(k) ? { t: 'd', m: S_IFDIR | 0o755, mt: commitTime, tr: core.trees.put({ e: put(k) }) } : k]);
-    const root = core.db.transaction(() => core.trees.put({ e: put(top), root: { m: S_IFDIR | 0o755, mt: commitTime } }))();
+    // The content rows these trees reference commit with them (store/content.ts, deferred rows).
+    const root = core.db.transaction(() => {
+      core.content.flushPending();
+      return core.trees.put({ e: put(top), root: { m: S_IFDIR | 0o755, mt: commitTime } });
+    })();
     repo.recordGitBlobIds(newIds);
     opts.onProgress?.({ ...progress });
     return { root, ...progress, gitlinks: gitlinks.length, commitTime };

@@ -68,6 +68,7 @@ export function registerBlobRoutes(router: Router, core: GatewayCore): void {
     if (!isContentHash(hash) || !core.content.tenantHas(tenantId, hash)) throw notFound(`blob ${hash} not found`);
     const size = await core.content.blobs.size(hash);
     if (size === undefined) throw new ApiError(RpcCode.DATA_LOSS, `blob ${hash} is referenced but missing from the store`);
+    core.content.leaseBlob(hash); // a reader is fetching it: GC keeps it for the lease (store/content.ts)
 
     const res = ctx.res;
     const etag = `"${hash}"`;
@@ -144,9 +145,13 @@ export function registerBlobRoutes(router: Router, core: GatewayCore): void {
     bytesReceived: String(t.bytesReceived),
   });
 
-  router.get('/v1/metrics/cas', (ctx): CasMetrics => {
+  router.get('/v1/metrics/cas', async (ctx): Promise<CasMetrics> => {
     const tenantId = ctx.principal.tenantId;
     const out: CasMetrics = { tenantId, ...figures(tenantStored.get(tenantId) as { n: number; bytes: number }, core.counters.tenant(tenantId)) };
+    // Live vs reclaimable (issue 15): from a collection at most a minute old (store/gc.ts).
+    const st = await core.gc.tenantStorage(tenantId);
+    out.liveBytes = String(st.liveBlobBytes);
+    out.reclaimableBytes = String(st.reclaimableBlobBytes);
     if (isGatewayAdmin(ctx.principal)) {
       const c = core.counters;
       out.gateway = figures({ n: c.blobsStored, bytes: c.bytesStored }, c);

@@ -25,7 +25,7 @@ import {
   parsePageSize,
   requireString,
 } from '../http/validate.js';
-import { newId, sha256 } from '../../shared/digest.js';
+import { newId } from '../../shared/digest.js';
 import { SegmentConflictPolicyValues, type SegmentConflictPolicy } from '../../protocol/types.js';
 import {
   checkExpected,
@@ -229,8 +229,8 @@ export function registerFileRoutes(router: Router, core: GatewayCore): void {
             changed.push(...(await applySegmentMutation(tx, ctx.principal.tenantId, op.spec, `${f}.segmentWrite`)));
             continue;
           }
-          const x = await core.content.putContent(ctx.principal.tenantId, op.buf);
-          const content = { s: op.buf.length, h: sha256(op.buf), x };
+          const { x, h } = await core.content.putFile(ctx.principal.tenantId, op.buf);
+          const content = { s: op.buf.length, h, x };
           const mode = fileMode(op.perm, cur);
           let paths: string[] = [];
           tx.do((ed) => {
@@ -376,6 +376,7 @@ export function registerFileRoutes(router: Router, core: GatewayCore): void {
     const e = core.trees.lookup(s.root, path);
     if (!e) throw notFound(`${path} does not exist`);
     if (e.t !== 'f') throw failedPrecondition(`${path} is not a regular file`);
+    core.content.lease(e.x ?? []); // reader lease (store/content.ts)
     return { extents: renderExtents(e.x ?? []) };
   });
 

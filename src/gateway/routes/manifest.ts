@@ -49,6 +49,8 @@ export function registerManifestRoutes(router: Router, core: GatewayCore): void 
         break;
       }
       nodes.push(renderNode(core.trees, links, path, entry, { includeCasExtents }));
+      // A reader now holds these extents: GC keeps their blobs for the lease (store/content.ts).
+      if (includeCasExtents && entry.t === 'f' && entry.x) core.content.lease(entry.x);
     }
     return {
       nodes,

@@ -35,6 +35,9 @@ export interface BlobStore {
   flush(): Promise<void>;
   /** Blobs put but not yet flushed (a store that cannot tell returns 1). */
   unflushed?(): number;
+  /** Rows put but not yet written to SQLite (tiered-blobs.ts); flushRows() writes them, inside a transaction, and returns an undo for a rollback. */
+  pendingRows?(): number;
+  flushRows?(): () => void;
   /** Remove a blob (GC only; the caller guarantees nothing references it). */
   remove?(hash: string): Promise<void>;
 }

@@ -5,7 +5,12 @@
 //
 // Invariants: a hash is stored in exactly one tier, decided by size alone (≤ INLINE_MAX inline),
 // so lookups try the tier its size implies first and fall back to the other (databases written
-// before v2 hold every blob as a file). Callers: server.ts builds it; ContentStore uses it.
+// before v2 hold every blob as a file).
+//
+// Inline rows are deferred (issue 9): put() keeps the bytes in `pending` and flushRows() inserts
+// them, inside the transaction ContentStore.flushPending() opens — so a 1,000-file batch is one
+// SQLite commit, not 1,000. Reads see pending bytes. Callers: server.ts builds it; ContentStore
+// uses it and calls flushRows().
 import { Readable } from 'node:stream';
 import type { Db } from '../db/database.js';
 import type { BlobStore, PutResult } from './blob-store.js';
@@ -19,6 +24,8 @@ export class TieredBlobStore implements BlobStore {
   private readonly sizeData;
   private readonly putData;
   private readonly delData;
+  /** Inline blobs put but not yet inserted (see flushRows). */
+  private pending = new Map<string, Buffer>();
 
   constructor(private readonly db: Db, readonly files: BlobStore) {
     this.getData = db.prepare('SELECT data FROM blob_data WHERE hash = ?').pluck();
@@ -30,12 +37,32 @@ export class TieredBlobStore implements BlobStore {
   async put(data: Buffer, knownHash?: string): Promise<PutResult> {
     if (data.length > INLINE_MAX) return this.files.put(data, knownHash);
     const hash = knownHash ?? sha256(data);
-    const created = this.putData.run(hash, data).changes > 0;
+    const created = !this.pending.has(hash);
+    if (created) this.pending.set(hash, data);
     return { hash, size: data.length, created };
   }
 
+  /** Inline rows waiting for flushRows(). */
+  pendingRows(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Insert every pending inline blob. Call inside a transaction (ContentStore.flushPending); the
+   * returned function puts them back in memory if that transaction rolls back.
+   */
+  flushRows(): () => void {
+    if (this.pending.size === 0) return () => undefined;
+    const rows = this.pending;
+    this.pending = new Map();
+    for (const [hash, data] of rows) this.putData.run(hash, data);
+    return () => {
+      for (const [h, d] of rows) if (!this.pending.has(h)) this.pending.set(h, d);
+    };
+  }
+
   private inline(hash: string): Buffer | undefined {
-    return this.getData.get(hash) as Buffer | undefined;
+    return this.pending.get(hash) ?? (this.getData.get(hash) as Buffer | undefined);
   }
 
   async has(hash: string): Promise<boolean> {
@@ -43,7 +70,7 @@ export class TieredBlobStore implements BlobStore {
   }
 
   async size(hash: string): Promise<number | undefined> {
-    const n = this.sizeData.get(hash) as number | undefined;
+    const n = this.pending.get(hash)?.length ?? (this.sizeData.get(hash) as number | undefined);
     if (n !== undefined) return n;
     return this.files.size(hash);
   }
@@ -71,6 +98,7 @@ export class TieredBlobStore implements BlobStore {
   }
 
   async remove(hash: string): Promise<void> {
+    if (this.pending.delete(hash)) return;
     if (this.delData.run(hash).changes > 0) return;
     await this.files.remove?.(hash);
   }

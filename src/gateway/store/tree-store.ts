@@ -84,9 +84,19 @@ interface RawNode {
   root?: { m: number; mt: number; xa?: Record<string, string> };
 }
 
+/** Boundary verdicts by name (a SHA-256 per name per page rewrite showed in the profile). */
+const boundaryMemo = new Map<string, boolean>();
+const BOUNDARY_MEMO_MAX = 200_000;
+
 /** Whether `name` ends a page (history-independent boundary rule). */
 export function isBoundary(name: string): boolean {
-  return createHash('sha256').update('aether-page\0').update(name).digest().readUInt32BE(0) % PAGE_FANOUT === 0;
+  let b = boundaryMemo.get(name);
+  if (b === undefined) {
+    b = createHash('sha256').update('aether-page\0').update(name).digest().readUInt32BE(0) % PAGE_FANOUT === 0;
+    if (boundaryMemo.size >= BOUNDARY_MEMO_MAX) boundaryMemo.clear();
+    boundaryMemo.set(name, b);
+  }
+  return b;
 }
 
 /** Cut sorted entries into pages at boundary names. */

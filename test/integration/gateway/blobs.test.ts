@@ -162,7 +162,7 @@ describe('blob and CAS metrics routes', () => {
     const asOther = (m: string, p: string, b?: unknown) => t.call(m, p, b, other);
     const before = await metrics();
     const o0 = (await asOther('GET', '/v1/metrics/cas')).body;
-    expect(o0).toEqual({ tenantId: expect.stringMatching(/^tenant_/), blobsStored: '0', bytesStored: '0', blobsServed: '0', bytesServed: '0', bytesReceived: '0' });
+    expect(o0).toEqual({ tenantId: expect.stringMatching(/^tenant_/), blobsStored: '0', bytesStored: '0', blobsServed: '0', bytesServed: '0', bytesReceived: '0', liveBytes: '0', reclaimableBytes: '0' });
     expect(o0.gateway).toBeUndefined();
 
     // The other tenant writes 3000 new bytes and reads them back.

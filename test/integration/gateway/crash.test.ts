@@ -1,10 +1,11 @@
 // kill -9 of a real gateway process (dist build) on the same data dir (issues 9 and 15): during a
-// stream of acknowledged batches, every acknowledged batch is there after a restart and no batch
-// is partly visible; during GC, nothing live is lost.
+// stream of acknowledged batches, every acknowledged batch is there after a restart, no batch is
+// partly visible, and a commit made afterwards is `git fsck`-clean; during GC, nothing live is lost.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { startGatewayProcess, type GatewayProc } from '../../helpers/processes.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
+import { git, makeRemote } from '../../helpers/git-fixtures.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -59,11 +60,15 @@ describe('gateway kill -9', () => {
     return { start };
   }
 
-  it('every acknowledged batch survives, no batch is partly visible', async () => {
+  it('every acknowledged batch survives, no batch is partly visible, a later commit is fsck-clean', async () => {
     const { start } = await setup();
+    const remote = await makeRemote({ 'README.md': 'hello\n', 'src/a.ts': 'export const a = 1;\n' });
+    cleanups.push(remote.cleanup);
     let gw = await start();
     let call = caller(gw);
-    const { id: sid } = await call('POST', '/v1/sessions', {});
+    const src = await call('POST', '/v1/sources', { displayName: 'crash', gitRemote: { remoteUrl: remote.url, defaultRef: 'main' } });
+    expect(src.status).toBe('UNDERLAY_SOURCE_STATUS_READY');
+    const { id: sid } = await call('POST', '/v1/sessions', { sourceRef: { sourceId: src.sourceId } });
     const acked: number[] = [];
     const PER = 20;
     let stop = false;
@@ -108,6 +113,15 @@ describe('gateway kill -9', () => {
       expect(res.status).toBe(200);
       expect((await res.arrayBuffer()).byteLength).toBe(Number(x.length));
     }
+    // A commit of everything that survived is a real, fsck-clean git commit holding every batch.
+    const c = await call('POST', `/v1/sessions/${sid}/commit`, { message: 'after the crash', gitBranch: { branchName: 'after-crash' } });
+    expect(c.commitId).toMatch(/^[0-9a-f]{40}$/);
+    await git(remote.bare, 'fsck', '--full', '--strict');
+    // …and so is the gateway's own mirror of the source, which the commit was built in.
+    await git(path.join(gw.dataDir, 'git', `${src.sourceId}.git`), 'fsck', '--full');
+    const files = (await git(remote.bare, 'ls-tree', '-r', '--name-only', c.commitId)).trim().split('\n');
+    for (const n of acked) expect(files.filter((f) => f.startsWith(`b${n}/`)).length, `batch ${n} in the commit`).toBe(PER);
+    expect(files).toContain('README.md');
   });
 
   it('kill -9 during GC loses nothing live', async () => {

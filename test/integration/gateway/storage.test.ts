@@ -218,48 +218,7 @@ describe('gateway storage engine', () => {
       expect(await read(a, 'restored checkpoint')).toBe(v(1));
     });
 
-    it('after deleting sessions and GC, storage is within 10% of a fresh gateway holding the survivors', async () => {
-      const fill = async (tg: { call: TestGateway['call'] }, sid: string, tag: string) => {
-        for (let b = 0; b < 3; b++) {
-          const ops = Array.from({ length: 300 }, (_, k) => ({ write: { path: `/${tag}/d${b}/f${k}`, content: b64(`${tag} ${b} ${k}\n`.repeat(k % 50 === 0 ? 5000 : 4)) } }));
-          const r = await tg.call('POST', `/v1/sessions/${sid}/batch`, { operations: ops });
-          expect(r.status).toBe(200);
-        }
-        for (let i = 0; i < 60; i++) {
-          const r = await tg.call('POST', `/v1/sessions/${sid}/batch`, { operations: [{ write: { path: `/${tag}/d0/f${i}`, content: b64(`${tag} rewrite ${i}\n`) } }] });
-          expect(r.status).toBe(200);
-        }
-      };
-      const used = (tg: TestGateway) => {
-        const q = (sql: string) => (tg.gw.core.db.prepare(sql).get() as { n: number }).n;
-        return q('SELECT COALESCE(SUM(length(body)), 0) AS n FROM trees') + q('SELECT COALESCE(SUM(size), 0) AS n FROM blobs');
-      };
-      const mk = async (tg: TestGateway) => (await tg.call('POST', '/v1/sessions', {})).body.id as string;
-      // This gateway: everything from the earlier tests, plus 4 sessions of which 1 survives.
-      const live = await mk(t);
-      await fill(t, live, 'keep');
-      for (let i = 0; i < 3; i++) {
-        const sid = await mk(t);
-        await fill(t, sid, `gone${i}`);
-      }
-      const { sessions } = await ok('GET', '/v1/sessions?pageSize=1000');
-      for (const s of sessions) if (s.id !== live) await ok('DELETE', `/v1/sessions/${s.id}`);
-      expect((await req('GET', `/v1/sessions/${sessions.find((s: any) => s.id !== live).id}`)).status).toBe(404);
-      await ok('POST', '/v1/admin/gc', { graceSeconds: '0' });
-      const fresh = await startTestGateway();
-      try {
-        await fill(fresh, await mk(fresh), 'keep');
-        // The fresh one's own rewrites leave garbage too: compare live content with live content.
-        await fresh.call('POST', '/v1/admin/gc', { graceSeconds: '0' });
-        const a = used(t);
-        const b = used(fresh);
-        expect(Math.abs(a - b) / b).toBeLessThan(0.1);
-        const st = await ok('GET', '/v1/admin/storage');
-        expect(Number(st.reclaimableBytes)).toBe(0);
-        expect(Number(st.liveBytes)).toBe(a);
-      } finally {
-        await fresh.close();
-      }
+    it('another tenant may not run GC', async () => {
       // Another tenant may not run GC.
       const other = await t.tokenFor('acme');
       const r = await fetch(`${t.url}/v1/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json' }, body: '{}' });
